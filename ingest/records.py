@@ -1,0 +1,254 @@
+"""Typed records that flow from the parser to the loader, and the column catalog.
+
+The catalog is the one place that says which columns each table has and of what
+kind. The parser uses it to convert text to typed values (it imports nothing from
+the database side); the SQLAlchemy tables in ``models`` and the loader use the same
+names, so a leaf element, its column and its type are defined exactly once.
+
+Column rule: a leaf element of the ownership XML lands in the column named by its
+element name in snake_case (``transactionPricePerShare`` ->
+``transaction_price_per_share``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+
+# Bump when the parser's output changes for the same input: `reparse` and
+# re-ingest use it to tell "same bytes, same parse" (unchanged) from "same bytes,
+# newer parse" (replace rows).
+PARSER_VERSION = 1
+
+ACCESSION_RE = re.compile(r"^\d{10}-\d{2}-\d{6}$")
+
+
+class Kind(str, Enum):
+    TEXT = "text"
+    DATE = "date"
+    NUMERIC = "numeric"
+    BOOL = "bool"
+    CIK = "cik"  # central index key, stored as BIGINT
+
+
+def snake_case(name: str) -> str:
+    """``aff10b5One`` -> ``aff10b5_one``; ``rptOwnerStreet1`` -> ``rpt_owner_street1``."""
+    return _SNAKE_CACHE.get(name) or _SNAKE_CACHE.setdefault(
+        name, re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+    )
+
+
+_SNAKE_CACHE: dict[str, str] = {}
+
+# ---------------------------------------------------------------------------
+# Column catalog: table -> ordered {column: kind}. Key columns (accession_number,
+# sequence) are not listed; every table below has them.
+# ---------------------------------------------------------------------------
+
+# Document-level leaves of <ownershipDocument>, plus the issuer as reported.
+FILING_DOCUMENT_COLUMNS: dict[str, Kind] = {
+    "schema_version": Kind.TEXT,
+    "document_type": Kind.TEXT,
+    "period_of_report": Kind.DATE,
+    "date_of_original_submission": Kind.DATE,
+    "no_securities_owned": Kind.BOOL,
+    "not_subject_to_section16": Kind.BOOL,
+    "form3_holdings_reported": Kind.BOOL,
+    "form4_transactions_reported": Kind.BOOL,
+    "aff10b5_one": Kind.BOOL,
+    "remarks": Kind.TEXT,
+    "issuer_cik": Kind.CIK,
+    "issuer_name": Kind.TEXT,
+    "issuer_trading_symbol": Kind.TEXT,
+    "issuer_foreign_trading_symbol": Kind.TEXT,
+}
+
+OWNER_COLUMNS: dict[str, Kind] = {
+    "rpt_owner_cik": Kind.CIK,
+    "rpt_owner_name": Kind.TEXT,
+    "rpt_owner_street1": Kind.TEXT,
+    "rpt_owner_street2": Kind.TEXT,
+    "rpt_owner_city": Kind.TEXT,
+    "rpt_owner_state": Kind.TEXT,
+    "rpt_owner_zip_code": Kind.TEXT,
+    "rpt_owner_state_description": Kind.TEXT,
+    "rpt_owner_country": Kind.TEXT,
+    "rpt_owner_non_us_state_territory": Kind.TEXT,
+    "rpt_owner_non_us_address_flag": Kind.BOOL,
+    "rpt_owner_good_address": Kind.BOOL,
+    "is_director": Kind.BOOL,
+    "is_officer": Kind.BOOL,
+    "is_ten_percent_owner": Kind.BOOL,
+    "is_other": Kind.BOOL,
+    "officer_title": Kind.TEXT,
+    "other_text": Kind.TEXT,
+}
+
+_ENTRY_COMMON: dict[str, Kind] = {
+    "security_title": Kind.TEXT,
+}
+_TRANSACTION: dict[str, Kind] = {
+    "transaction_date": Kind.DATE,
+    "deemed_execution_date": Kind.DATE,
+    "transaction_form_type": Kind.TEXT,
+    "transaction_code": Kind.TEXT,
+    "equity_swap_involved": Kind.BOOL,
+    "transaction_timeliness": Kind.TEXT,
+    "transaction_shares": Kind.NUMERIC,
+    "transaction_total_value": Kind.NUMERIC,
+    "transaction_price_per_share": Kind.NUMERIC,
+    "transaction_acquired_disposed_code": Kind.TEXT,
+}
+_DERIVATIVE: dict[str, Kind] = {
+    "conversion_or_exercise_price": Kind.NUMERIC,
+    "exercise_date": Kind.DATE,
+    "expiration_date": Kind.DATE,
+    "underlying_security_title": Kind.TEXT,
+    "underlying_security_shares": Kind.NUMERIC,
+    "underlying_security_value": Kind.NUMERIC,
+}
+_POST_AND_NATURE: dict[str, Kind] = {
+    "shares_owned_following_transaction": Kind.NUMERIC,
+    "value_owned_following_transaction": Kind.NUMERIC,
+    "direct_or_indirect_ownership": Kind.TEXT,
+    "nature_of_ownership": Kind.TEXT,
+}
+
+# Holdings carry no transaction, but Form 5 (and 3/A) holdings may carry a
+# transactionCoding with only transactionFormType; X0101-era documents can carry
+# more, so holdings keep the coding columns too rather than lose a value.
+ENTRY_TABLES: dict[str, dict[str, Kind]] = {
+    "non_derivative_transactions": {**_ENTRY_COMMON, **_TRANSACTION, **_POST_AND_NATURE},
+    "non_derivative_holdings": {
+        **_ENTRY_COMMON,
+        "transaction_form_type": Kind.TEXT,
+        **_POST_AND_NATURE,
+    },
+    "derivative_transactions": {
+        **_ENTRY_COMMON,
+        "conversion_or_exercise_price": Kind.NUMERIC,
+        **_TRANSACTION,
+        **{k: v for k, v in _DERIVATIVE.items() if k != "conversion_or_exercise_price"},
+        **_POST_AND_NATURE,
+    },
+    "derivative_holdings": {
+        **_ENTRY_COMMON,
+        "conversion_or_exercise_price": Kind.NUMERIC,
+        "transaction_form_type": Kind.TEXT,
+        **{k: v for k, v in _DERIVATIVE.items() if k != "conversion_or_exercise_price"},
+        **_POST_AND_NATURE,
+    },
+}
+
+# XML entry element -> table name.
+ENTRY_ELEMENTS: dict[str, str] = {
+    "nonDerivativeTransaction": "non_derivative_transactions",
+    "nonDerivativeHolding": "non_derivative_holdings",
+    "derivativeTransaction": "derivative_transactions",
+    "derivativeHolding": "derivative_holdings",
+}
+
+
+# ---------------------------------------------------------------------------
+# Records
+# ---------------------------------------------------------------------------
+
+Value = str | date | Decimal | bool | int | None
+
+
+@dataclass(slots=True)
+class HeaderFiler:
+    """One filer named in the SGML header (the issuer, or a reporting owner)."""
+
+    role: str  # "issuer" | "reporting-owner" | "filer" | "subject-company"
+    cik: int | None
+    name: str | None
+
+
+@dataclass(slots=True)
+class SubmissionHeader:
+    """What the SGML header of a full submission says about it."""
+
+    accession_number: str | None = None
+    form_type: str | None = None  # CONFORMED SUBMISSION TYPE / <TYPE>
+    filed_date: date | None = None  # FILED AS OF DATE / <FILING-DATE>
+    accepted_at: datetime | None = None  # ACCEPTANCE-DATETIME, tz-aware (America/New_York)
+    period: date | None = None  # CONFORMED PERIOD OF REPORT / <PERIOD>
+    filers: list[HeaderFiler] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FootnoteRef:
+    """Footnote ``footnote_id`` annotates ``column_name`` of row ``sequence`` of ``table_name``.
+
+    Document-level and table-level references have ``sequence`` None; a reference
+    inside a reporting owner has table ``filing_owners`` and that owner's sequence.
+    """
+
+    footnote_id: str
+    table_name: str
+    sequence: int | None
+    column_name: str
+
+
+@dataclass(slots=True)
+class Unmapped:
+    """A value found in the document that has no column, or could not be converted.
+
+    Kept verbatim (never dropped) so that nothing in a filing is lost silently.
+    """
+
+    path: str  # e.g. "nonDerivativeTransaction[2]/transactionShares/value"
+    raw_value: str
+    reason: str
+
+
+@dataclass(slots=True)
+class OwnershipDocument:
+    """Everything an <ownershipDocument> says, typed and keyed by column names."""
+
+    filing: dict[str, Value]  # columns of FILING_DOCUMENT_COLUMNS present in the document
+    owners: list[dict[str, Value]]  # columns of OWNER_COLUMNS, in document order
+    # table name -> rows in document order; sequence = index + 1
+    entries: dict[str, list[dict[str, Value]]]
+    footnotes: list[tuple[str, str]]  # (footnote_id, text) in document order
+    footnote_refs: list[FootnoteRef]
+    signatures: list[tuple[str | None, date | None]]  # (signature_name, signature_date)
+    unmapped: list[Unmapped]
+
+
+@dataclass(slots=True)
+class ParsedFiling:
+    """The parser's whole output for one input file (a submission or a bare XML).
+
+    ``document`` is None when the input holds no ownership XML (pre-2003 text
+    filings, header-only files) or when the XML could not be parsed; then
+    ``parse_error`` says why (None for a submission that simply has no XML).
+    """
+
+    accession_number: str
+    source_kind: str  # "submission" (full .txt/.nc/SGML) or "xml" (bare ownership XML)
+    header: SubmissionHeader | None
+    document: OwnershipDocument | None
+    parse_error: str | None
+    raw: bytes  # the input exactly as read (decompressed), for the raw store
+
+    @property
+    def form_type(self) -> str | None:
+        if self.header and self.header.form_type:
+            return self.header.form_type
+        if self.document:
+            doc_type = self.document.filing.get("document_type")
+            return doc_type if isinstance(doc_type, str) else None
+        return None
+
+    @property
+    def parsed(self) -> bool:
+        return self.document is not None
+
+
+class ParseError(Exception):
+    """The input cannot be read as a filing at all (no accession, not a filing, ...)."""
