@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 # Bump when the parser's output changes for the same input: `reparse` and
 # re-ingest use it to tell "same bytes, same parse" (unchanged) from "same bytes,
@@ -26,7 +26,7 @@ PARSER_VERSION = 1
 ACCESSION_RE = re.compile(r"^\d{10}-\d{2}-\d{6}$")
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     TEXT = "text"
     DATE = "date"
     NUMERIC = "numeric"
@@ -37,7 +37,7 @@ class Kind(str, Enum):
 def snake_case(name: str) -> str:
     """``aff10b5One`` -> ``aff10b5_one``; ``rptOwnerStreet1`` -> ``rpt_owner_street1``."""
     return _SNAKE_CACHE.get(name) or _SNAKE_CACHE.setdefault(
-        name, re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+        name, re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
     )
 
 

@@ -1,0 +1,97 @@
+"""Parse stage entry point: the bytes of one file -> ParsedFiling. Pure (no I/O).
+
+Accepts a full submission (``.txt``/``.nc``/SGML, with or without the PEM envelope, with
+or without ownership XML) or a bare ownership XML document.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .ownership_xml import OwnershipXmlError, parse_ownership_xml
+from .records import ACCESSION_RE, ParsedFiling, ParseError, SubmissionHeader
+from .sgml import extract_ownership_xml, looks_like_submission, parse_header
+
+OWNERSHIP_FORM_TYPES = frozenset({"3", "4", "5", "3/A", "4/A", "5/A"})
+
+_DASHED_ACCESSION_IN_NAME = re.compile(r"(?<!\d)(\d{10}-\d{2}-\d{6})(?!\d)")
+_PLAIN_ACCESSION_IN_NAME = re.compile(r"(?<!\d)(\d{10})(\d{2})(\d{6})(?!\d)")
+
+
+def parse_file(raw: bytes, name: str, accession: str | None = None) -> ParsedFiling:
+    """Parse one input file.
+
+    ``accession`` overrides whatever the content or name says. Raises ParseError only
+    when the filing cannot be keyed (no accession number) or is not an ownership filing
+    at all; every other problem is reported in ``ParsedFiling.parse_error`` so the
+    filing is still recorded and its raw bytes kept.
+    """
+    if looks_like_submission(raw):
+        header = parse_header(raw)
+        xml = extract_ownership_xml(raw)
+        source_kind = "submission"
+        _refuse_non_ownership(header, name)
+    else:
+        header = None
+        xml = raw
+        source_kind = "xml"
+    accession_number = _resolve_accession(accession, header, name)
+    document, parse_error = _parse_document(xml)
+    return ParsedFiling(
+        accession_number=accession_number,
+        source_kind=source_kind,
+        header=header,
+        document=document,
+        parse_error=parse_error,
+        raw=raw,
+    )
+
+
+def _parse_document(xml: bytes | None):
+    if xml is None:
+        return None, None
+    try:
+        return parse_ownership_xml(xml), None
+    except OwnershipXmlError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop a batch
+        return None, f"internal parser error ({type(exc).__name__}): {exc}"
+
+
+def _refuse_non_ownership(header: SubmissionHeader, name: str) -> None:
+    form_type = (header.form_type or "").strip().upper()
+    if form_type and form_type not in OWNERSHIP_FORM_TYPES:
+        raise ParseError(f"{name}: not an ownership filing (form type {header.form_type!r})")
+
+
+def _resolve_accession(explicit: str | None, header: SubmissionHeader | None, name: str) -> str:
+    if explicit is not None:
+        candidate = explicit.strip()
+        if not ACCESSION_RE.match(candidate):
+            raise ParseError(
+                f"{explicit!r} is not an accession number (expected 0001234567-24-000123)"
+            )
+        return candidate
+    if header is not None and header.accession_number:
+        candidate = header.accession_number.strip()
+        if ACCESSION_RE.match(candidate):
+            return candidate
+    from_name = accession_from_name(name)
+    if from_name:
+        return from_name
+    raise ParseError(
+        f"{name}: no accession number in the submission header or the file name; "
+        "name the file after its accession (0001234567-24-000123.xml) or pass --accession"
+    )
+
+
+def accession_from_name(name: str) -> str | None:
+    """``0001104659-23-005474.txt`` or ``000110465923005474.txt`` -> the dashed accession."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    match = _DASHED_ACCESSION_IN_NAME.search(base)
+    if match:
+        return match.group(1)
+    match = _PLAIN_ACCESSION_IN_NAME.search(base)
+    if match:
+        return "-".join(match.groups())
+    return None
