@@ -1,0 +1,224 @@
+"""The database schema as SQLAlchemy Core tables, built from the column catalog.
+
+Column names and kinds come from ``ingest.records`` (defined once); this module adds
+only what the catalog does not say: keys, bookkeeping columns, foreign keys and
+indexes. Migrations are frozen copies of this at the time they were written
+(``migrations/versions``); ``tests/test_db.py`` checks that the migrated database and
+these tables agree, so a catalog change without a migration fails the tests.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import TypeEngine
+
+from ingest.records import (
+    ENTRY_TABLES,
+    FILING_DOCUMENT_COLUMNS,
+    OWNER_COLUMNS,
+    Kind,
+)
+
+metadata = MetaData()
+
+# NUMERIC without precision: filings carry up to 4 decimals and values up to 1e12;
+# unconstrained numeric stores them exactly (never float).
+KIND_TYPES: dict[Kind, type[TypeEngine]] = {
+    Kind.TEXT: Text,
+    Kind.DATE: Date,
+    Kind.NUMERIC: Numeric,
+    Kind.BOOL: Boolean,
+    Kind.CIK: BigInteger,
+}
+
+# PostgreSQL type names per kind, for COPY (psycopg needs them for binary COPY).
+KIND_PG_TYPES: dict[Kind, str] = {
+    Kind.TEXT: "text",
+    Kind.DATE: "date",
+    Kind.NUMERIC: "numeric",
+    Kind.BOOL: "bool",
+    Kind.CIK: "int8",
+}
+
+
+def catalog_columns(columns: dict[str, Kind]) -> list[Column]:
+    """Nullable columns named and typed by the catalog."""
+    return [Column(name, KIND_TYPES[kind]()) for name, kind in columns.items()]
+
+
+def _accession_fk(primary_key: bool = True) -> Column:
+    return Column(
+        "accession_number",
+        Text,
+        ForeignKey("filings.accession_number", ondelete="CASCADE"),
+        primary_key=primary_key,
+        nullable=False,
+    )
+
+
+filings = Table(
+    "filings",
+    metadata,
+    Column("accession_number", Text, primary_key=True),
+    Column("form_type", Text),
+    *catalog_columns(FILING_DOCUMENT_COLUMNS),
+    Column("filed_date", Date),
+    Column("accepted_at", DateTime(timezone=True)),
+    Column("header_period", Date),
+    Column("filer_ciks", ARRAY(BigInteger)),
+    Column("parsed", Boolean, nullable=False),
+    Column("parse_error", Text),
+    Column("source_kind", Text, nullable=False),
+    Column("source_name", Text),
+    Column("raw_sha256", Text, nullable=False),
+    Column("parser_version", Integer, nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True)),
+    Index("ix_filings_issuer_cik", "issuer_cik"),
+    Index("ix_filings_filed_date", "filed_date"),
+    Index("ix_filings_period_of_report", "period_of_report"),
+)
+
+raw_submissions = Table(
+    "raw_submissions",
+    metadata,
+    _accession_fk(),
+    Column("compression", Text),
+    Column("raw_size", Integer),
+    Column("raw", LargeBinary),
+    Column("sha256", Text),
+)
+
+issuers = Table(
+    "issuers",
+    metadata,
+    Column("cik", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text),
+    Column("trading_symbol", Text),
+    Column("as_of", Date),
+    Column("last_accession_number", Text),
+    Index("ix_issuers_trading_symbol", "trading_symbol"),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("cik", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text),
+    Column("as_of", Date),
+    Column("last_accession_number", Text),
+)
+
+filing_owners = Table(
+    "filing_owners",
+    metadata,
+    _accession_fk(),
+    Column("sequence", Integer, primary_key=True, autoincrement=False),
+    *catalog_columns(OWNER_COLUMNS),
+    Index("ix_filing_owners_rpt_owner_cik", "rpt_owner_cik"),
+)
+
+
+def _entry_table(name: str, columns: dict[str, Kind]) -> Table:
+    indexes = []
+    if "transaction_code" in columns:  # the transaction tables
+        indexes = [
+            Index(f"ix_{name}_transaction_date", "transaction_date"),
+            Index(f"ix_{name}_transaction_code", "transaction_code"),
+        ]
+    return Table(
+        name,
+        metadata,
+        _accession_fk(),
+        Column("sequence", Integer, primary_key=True, autoincrement=False),
+        *catalog_columns(columns),
+        *indexes,
+    )
+
+
+entry_tables: dict[str, Table] = {
+    name: _entry_table(name, columns) for name, columns in ENTRY_TABLES.items()
+}
+
+footnotes = Table(
+    "footnotes",
+    metadata,
+    _accession_fk(),
+    Column("footnote_id", Text, primary_key=True),
+    Column("text", Text),
+)
+
+footnote_references = Table(
+    "footnote_references",
+    metadata,
+    _accession_fk(primary_key=False),
+    Column("footnote_id", Text, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("sequence", Integer),  # NULL: table- or document-level reference
+    Column("column_name", Text, nullable=False),
+    Index("ix_footnote_references_accession_number", "accession_number"),
+)
+
+owner_signatures = Table(
+    "owner_signatures",
+    metadata,
+    _accession_fk(),
+    Column("sequence", Integer, primary_key=True, autoincrement=False),
+    Column("signature_name", Text),
+    Column("signature_date", Date),
+)
+
+unmapped_values = Table(
+    "unmapped_values",
+    metadata,
+    _accession_fk(),
+    Column("sequence", Integer, primary_key=True, autoincrement=False),
+    Column("path", Text),
+    Column("raw_value", Text),
+    Column("reason", Text),
+)
+
+# Not a child of filings: an error may concern a file that never became a filing,
+# and errors are history that outlives re-ingest.
+ingest_errors = Table(
+    "ingest_errors",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("accession_number", Text),
+    Column("source_name", Text),
+    Column("stage", Text, nullable=False),
+    Column("message", Text),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_ingest_errors_accession_number", "accession_number"),
+    Index("ix_ingest_errors_occurred_at", "occurred_at"),
+)
+
+# Tables whose rows belong to one filing and are replaced with it (FK ON DELETE CASCADE).
+CHILD_TABLES: tuple[Table, ...] = (
+    raw_submissions,
+    filing_owners,
+    *entry_tables.values(),
+    footnotes,
+    footnote_references,
+    owner_signatures,
+    unmapped_values,
+)
+
+# Every table, in an order that is safe to create (parents first).
+ALL_TABLES: tuple[Table, ...] = tuple(metadata.sorted_tables)
