@@ -32,7 +32,7 @@ from .discover import (
     quarters_between,
 )
 from .fetch import EdgarAccessDenied, EdgarClient, FetchFailed, Unavailable
-from .load import LoadItem, Loader, prepare
+from .load import Loader, LoadItem, prepare
 from .parse import parse_file
 from .progress import Progress
 from .records import ParseError

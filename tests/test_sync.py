@@ -18,7 +18,7 @@ from ingest.fetch import EdgarClient, RateLimiter, RetryPolicy
 from ingest.queue import ADVISORY_LOCK_KEY
 from ingest.sync import Run, RunLocked
 from tests.edgar_standin import EdgarStandin, FaultKind, build_site
-from tests.sitegen import ownership_day, other_forms
+from tests.sitegen import other_forms, ownership_day
 
 DAY = date(2024, 3, 5)  # a Tuesday
 NEXT_DAY = date(2024, 3, 6)
@@ -84,7 +84,9 @@ def test_sync_one_day_loads_each_ownership_filing_once(site, sec, database_url, 
     assert all(site[0].filing(p.rsplit("/", 1)[-1][:-4]).is_ownership for p in fetched)
     assert sec.max_requests_in_any_window(1.0) <= 10
     # Header values came through: filed date and acceptance time.
-    row = db_conn.execute("SELECT min(filed_date), max(filed_date), count(accepted_at) FROM filings").fetchone()
+    row = db_conn.execute(
+        "SELECT min(filed_date), max(filed_date), count(accepted_at) FROM filings"
+    ).fetchone()
     assert row[0] == row[1] == DAY and row[2] == len(expected)
 
 
