@@ -40,6 +40,7 @@ from .records import (
     OWNER_COLUMNS,
     PARSER_VERSION,
     ParsedFiling,
+    SubmissionHeader,
 )
 
 log = logging.getLogger(__name__)
@@ -516,7 +517,7 @@ def _decide(index: int, item: LoadItem, existing: _Existing | None, force: bool)
 def _filing_row(plan: _Plan) -> tuple:
     parsed = plan.item.parsed
     header = parsed.header
-    doc = parsed.document.filing if parsed.document else {}
+    doc = parsed.document.filing if parsed.document else _issuer_from_header(header)
     filer_ciks = (
         sorted({f.cik for f in header.filers if f.cik is not None}) if header else None
     )
@@ -535,6 +536,29 @@ def _filing_row(plan: _Plan) -> tuple:
         plan.item.raw_sha256,
         PARSER_VERSION,
     )
+
+
+_HEADER_ISSUER_ROLES = ("issuer", "subject-company")  # pre-2001 headers say SUBJECT COMPANY
+
+
+def _issuer_from_header(header: SubmissionHeader | None) -> dict[str, Any]:
+    """An unparsed filing (pre-2003 text, header only) is still findable by its issuer."""
+    for filer in header.filers if header else ():
+        if filer.role in _HEADER_ISSUER_ROLES and filer.cik is not None:
+            return {"issuer_cik": filer.cik, "issuer_name": filer.name}
+    return {}
+
+
+# Tickers filed as a placeholder: kept as reported in filings, never made the issuer's
+# "latest ticker" (577 NONE/N/A in one quarter of SEC's data set alone).
+PLACEHOLDER_TICKERS = frozenset({"NONE", "N/A", "NA", "-", "--", "NULL", "NOT APPLICABLE", "0"})
+
+
+def issuer_ticker(symbol: object) -> str | None:
+    if not isinstance(symbol, str):
+        return None
+    cleaned = symbol.strip()
+    return None if not cleaned or cleaned.upper() in PLACEHOLDER_TICKERS else cleaned
 
 
 def _raw_row(item: LoadItem) -> tuple:
@@ -625,7 +649,8 @@ def _latest_candidates(parsed: ParsedFiling, issuers: list[tuple], persons: list
         cik = doc.filing.get("issuer_cik")
         if cik is not None:
             issuers.append((cik, doc.filing.get("issuer_name"),
-                            doc.filing.get("issuer_trading_symbol"), as_of, acc, filed, period))
+                            issuer_ticker(doc.filing.get("issuer_trading_symbol")),
+                            as_of, acc, filed, period))
         for owner in doc.owners:
             owner_cik = owner.get("rpt_owner_cik")
             if owner_cik is not None:
@@ -636,7 +661,7 @@ def _latest_candidates(parsed: ParsedFiling, issuers: list[tuple], persons: list
     for filer in header.filers:
         if filer.cik is None:
             continue
-        if filer.role == "issuer":
+        if filer.role in _HEADER_ISSUER_ROLES:
             issuers.append((filer.cik, filer.name, None, as_of, acc, filed, period))
         elif filer.role == "reporting-owner":
             persons.append((filer.cik, filer.name, as_of, acc, filed, period))

@@ -344,8 +344,9 @@ def test_unparsed_filing_is_recorded(db_conn: psycopg.Connection) -> None:
         "FROM filings ORDER BY accession_number"
     ).fetchall()
     assert rows == [
-        ("0000000001-24-000050", False, "XML syntax error line 3", "4", date(2024, 5, 6), None),
-        ("0001012325-98-000004", False, None, "4", date(1998, 1, 5), None),
+        # Unparsed, but still findable by issuer: the CIK comes from the SGML header.
+        ("0000000001-24-000050", False, "XML syntax error line 3", "4", date(2024, 5, 6), 320193),
+        ("0001012325-98-000004", False, None, "4", date(1998, 1, 5), 320193),
     ]
     assert counts(db_conn)["raw_submissions"] == 2
     assert db_conn.execute("SELECT accession_number, stage, message FROM ingest_errors").fetchall() == [
