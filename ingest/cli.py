@@ -508,6 +508,7 @@ def status() -> None:
             # EDGAR's clock is New York time; show acceptance as filers and SEC see it.
             when = accepted.astimezone(EASTERN).isoformat() if accepted else str(filed or "?")
             click.echo(f"newest filing: {acc} form {form or '?'} {issuer or ''} ({when})".rstrip())
+        _show_fetch_queue(conn)
         errors = conn.execute(
             "SELECT occurred_at, stage, accession_number, source_name, message "
             "FROM ingest_errors ORDER BY id DESC LIMIT 10"
@@ -517,6 +518,29 @@ def status() -> None:
         for occurred, stage, acc, source, message in errors:
             what = acc or source or "?"
             click.echo(f"  {occurred:%Y-%m-%d %H:%M:%S} [{stage}] {what}: {_one_line(message)}")
+
+
+def _show_fetch_queue(conn: psycopg.Connection) -> None:
+    """The fetcher's queue by status, and the filings that failed or are missing on EDGAR."""
+    by_status = dict(conn.execute("SELECT status, count(*) FROM fetch_queue GROUP BY status").fetchall())
+    if not by_status:
+        click.echo("fetch queue: empty")
+        return
+    order = ("pending", "done", "failed", "missing")
+    click.echo("fetch queue: " + ", ".join(f"{status} {by_status.get(status, 0):,}" for status in order))
+    last_day = conn.execute(
+        "SELECT max(day) FROM discovered_sources WHERE kind = 'daily' AND found"
+    ).fetchone()[0]
+    if last_day:
+        click.echo(f"last daily index read: {last_day}")
+    problems = conn.execute(
+        "SELECT accession_number, status, attempts, filed_date, path, last_error FROM fetch_queue"
+        " WHERE status IN ('failed', 'missing') ORDER BY filed_date DESC, accession_number LIMIT 50"
+    ).fetchall()
+    if problems:
+        click.echo("filings not loaded (failed or missing on EDGAR; the next run retries failed ones):")
+    for acc, state, attempts, filed, path, error in problems:
+        click.echo(f"  {acc} {state} after {attempts} attempt(s), filed {filed}: {path}: {_one_line(error)}")
 
 
 def table_counts(conn: psycopg.Connection) -> list[tuple[str, int, bool]]:

@@ -251,3 +251,20 @@ def test_sync_killed_mid_run_and_run_again_ends_with_each_filing_once(site, sec,
     assert sorted(stored(db_conn, "raw_submissions")) == sorted(expected)
     statuses = db_conn.execute("SELECT DISTINCT status FROM fetch_queue").fetchall()
     assert statuses == [("done",)]
+
+
+def test_status_lists_failed_and_missing_filings(site, sec, database_url, db_conn):
+    _, filings = site
+    victim = sorted(ownership_accessions(filings, DAY))[1]
+    sec.forbid(f"*{victim}*")
+    with client_for(sec) as client, Run(database_url, client, interactive=False) as run:
+        run.sync([DAY])
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "status"], env={**env, "DATABASE_URL": database_url},
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "fetch queue: pending 0, done 29, failed 0, missing 1" in result.stdout
+    assert f"{victim} missing after 1 attempt(s)" in result.stdout
+    assert "last daily index read: 2024-03-05" in result.stdout
