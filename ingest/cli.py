@@ -572,11 +572,12 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _register_edgar_commands() -> None:
-    """sync, backfill and verify talk to EDGAR; they live in cli_edgar (imported late: it
-    imports the fetch stage, which plain ``ingest``/``status`` runs never need)."""
+    """sync, backfill and verify talk to EDGAR (cli_edgar); grant-reader is the analysts'
+    role (analyst). Imported here, late, so those modules can import this one's helpers."""
+    from .analyst import grant_reader_command
     from .cli_edgar import COMMANDS
 
-    for command in COMMANDS:
+    for command in (*COMMANDS, grant_reader_command):
         cli.add_command(command)
 
 

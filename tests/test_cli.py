@@ -22,7 +22,7 @@ APPLE = "0000320193-22-000061"
 # The fixture folder: 5 files, 4 accessions (Apple's .txt and .xml share one).
 FIXTURE_ACCESSIONS = 4
 
-COMMANDS = ["migrate", "ingest", "reparse", "status"]
+COMMANDS = ("migrate", "ingest", "reparse", "status", "sync", "backfill", "verify", "grant-reader")
 
 
 def run(*args: str) -> Result:
