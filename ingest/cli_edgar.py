@@ -11,12 +11,13 @@ import sys
 from datetime import date
 
 import click
+import psycopg
 
 from . import db
 from .config import ConfigError, EdgarSettings
 from .discover import discover_day, filter_ownership
 from .fetch import EdgarClient, Unavailable
-from .sync import Run, RunAborted, RunLocked, days_between, yesterday_eastern
+from .sync import Run, RunAborted, RunLocked, database_failed, days_between, yesterday_eastern
 
 EXIT_LOCKED = 3
 
@@ -70,6 +71,18 @@ def _guarded(action) -> None:
     except RunAborted as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except psycopg.OperationalError as exc:
+        # The database went away outside the load loop (discovery, queue bookkeeping): a
+        # failed run like any other (exit 1, run again), not a configuration error (exit 2).
+        click.echo(f"error: {database_failed(exc)}", err=True)
+        sys.exit(1)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        # DATABASE_URL names a role that may not write (e.g. the analysts' reader).
+        reason = (str(exc).strip().splitlines() or ["permission denied"])[0]
+        raise ConfigError(
+            f"the database refused a write ({reason}): DATABASE_URL must name the role that "
+            "owns the edgar-insider tables, not a read-only one"
+        ) from exc
 
 
 @click.command()

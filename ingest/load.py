@@ -307,7 +307,7 @@ class Loader:
             with self.conn.transaction():  # savepoint: the whole batch at once
                 return self._write(items, candidates, force)
         except Exception as exc:
-            if self.conn.broken or isinstance(exc, psycopg.OperationalError):
+            if _connection_lost(self.conn, exc):
                 raise
             if len(candidates) == 1:
                 results[candidates[0]] = self._fail(items[candidates[0]], _describe(exc))
@@ -328,7 +328,7 @@ class Loader:
                 with self.conn.transaction():  # savepoint per filing
                     plans.extend(self._write(items, [index], force))
             except Exception as exc:
-                if self.conn.broken or isinstance(exc, psycopg.OperationalError):
+                if _connection_lost(self.conn, exc):
                     raise
                 results[index] = self._fail(items[index], _describe(exc))
         return plans
@@ -720,6 +720,19 @@ def _text_values(parsed: ParsedFiling, source_name: str | None) -> Iterator[tupl
         yield f"unmapped {value.path}", value.path
         yield f"unmapped {value.path}", value.raw_value
         yield f"unmapped {value.path}", value.reason
+
+
+def _connection_lost(conn: psycopg.Connection, exc: BaseException) -> bool:
+    """True when the session is gone (server restart, admin shutdown, network): the batch
+    stops and the caller aborts. Any other error, an OperationalError such as disk_full
+    (53100) or a lock/statement timeout included, concerns this write only: the batch is
+    retried one filing at a time and the failing filing is recorded in ``ingest_errors``."""
+    if conn.broken or conn.closed:
+        return True
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate or ""
+    return not state or state.startswith(("08", "57P"))  # connection exception, shutdown
 
 
 def _strip_nul(value: Any) -> Any:

@@ -8,6 +8,8 @@ picks them up: nothing fetched twice that is loaded, nothing lost.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +17,8 @@ from datetime import date
 import psycopg
 
 from .discover import IndexEntry
+
+log = logging.getLogger(__name__)
 
 # A filing whose fetch failed is tried again by later runs, up to this many attempts
 # in all; after that it stays 'failed' (listed by `status`, retried by --retry-failed).
@@ -55,12 +59,37 @@ def try_lock(conn: psycopg.Connection) -> bool:
     return bool(row and row[0])
 
 
+# What a queued filing may be: an ASCII accession number, fetched from one filer's folder of
+# EDGAR's archive under that accession's own name (dashed, or the 18 digits of old indexes).
+# Index rows and submissions JSON are remote input: a path with "../" or "%2e%2e" in it would
+# make the fetcher ask for another URL and file what it got under this accession.
+_ACCESSION = re.compile(r"[0-9]{10}-[0-9]{2}-[0-9]{6}")
+_ARCHIVE_PATH = re.compile(
+    r"/Archives/edgar/data/[0-9]{1,10}/(?:[0-9]{18}/)?([0-9]{10}-[0-9]{2}-[0-9]{6}|[0-9]{18})\.txt"
+)
+
+
+def is_safe_entry(entry: IndexEntry) -> bool:
+    """True when the accession is well-formed and the path is that accession's archive file."""
+    if not _ACCESSION.fullmatch(entry.accession_number):
+        return False
+    match = _ARCHIVE_PATH.fullmatch(entry.path)
+    return match is not None and match.group(1).replace("-", "") == entry.accession_number.replace("-", "")
+
+
 def enqueue(conn: psycopg.Connection, entries: Iterable[IndexEntry], origin: str) -> int:
-    """Queue filings not queued yet; returns how many were new."""
-    rows = [
-        (e.accession_number, e.path, e.form_type, e.cik, e.company_name, e.filed_date, origin)
-        for e in entries
-    ]
+    """Queue filings not queued yet; returns how many were new.
+
+    An entry whose accession or path is not well-formed (see ``is_safe_entry``) is never
+    queued, so never fetched: it is logged as a warning instead.
+    """
+    rows = []
+    for e in entries:
+        if not is_safe_entry(e):
+            log.warning("not queued: accession %r with archive path %r is not well-formed",
+                        e.accession_number, e.path)
+            continue
+        rows.append((e.accession_number, e.path, e.form_type, e.cik, e.company_name, e.filed_date, origin))
     if not rows:
         return 0
     with conn.cursor() as cur:

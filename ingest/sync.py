@@ -59,6 +59,7 @@ class Outcome:
     status: str  # fetched | missing | failed | already-loaded
     load_item: LoadItem | None = None
     error: str | None = None
+    stage: str = "fetch"  # what failed, for ingest_errors: 'fetch' or 'parse'
 
 
 @dataclass(slots=True)
@@ -273,10 +274,7 @@ class _Pipeline:
         except BaseException as exc:
             self.stop.set()
             if isinstance(exc, psycopg.OperationalError):
-                raise RunAborted(
-                    f"lost the database connection ({_first_line(exc)}); nothing half-written was "
-                    "kept. Run the same command again to finish the remaining filings."
-                ) from exc
+                raise database_failed(exc) from exc
             raise
         finally:
             self.stop.set()
@@ -355,7 +353,12 @@ class _Pipeline:
         try:
             parsed = parse_file(raw, item.path, accession=item.accession_number)
         except ParseError as exc:
-            return Outcome(item, "failed", error=f"parse failed: {exc}")
+            return Outcome(item, "failed", error=f"parse failed: {exc}", stage="parse")
+        except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the run (every night)
+            return Outcome(
+                item, "failed", stage="parse",
+                error=f"parse failed: internal parser error ({type(exc).__name__}): {_first_line(exc)}",
+            )
         # Hash and compress here, in the worker, so the loader spends its time on the DB.
         return Outcome(item, "fetched", load_item=prepare(parsed, source_name=item.path))
 
@@ -397,7 +400,7 @@ class _Pipeline:
             accession = outcome.item.accession_number
             marks.append((accession, status, error))
             if status in ("failed", "missing") and outcome.status != "fetched":
-                errors.append((accession, outcome.item.path, "fetch", error or status))
+                errors.append((accession, outcome.item.path, outcome.stage, error or status))
         report = self.job.report
         for accession, status, error in marks:
             key = self._report_key(status, by_accession.get(accession))
@@ -438,9 +441,29 @@ class _Pipeline:
         )
 
 
+def database_failed(exc: psycopg.OperationalError) -> RunAborted:
+    """The run must stop because the database did (restarted, shut down, out of disk).
+
+    Every stage commits what it learnt before moving on, so nothing half-written is kept.
+    """
+    state = exc.sqlstate or ""
+    what = (
+        "lost the database connection"
+        if not state or state.startswith(("08", "57P"))
+        else "the database failed"
+    )
+    return RunAborted(
+        f"{what} ({_first_line(exc)}); nothing half-written was kept. "
+        "Run the same command again to finish the remaining filings."
+    )
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-__all__ = ["ConfigError", "Run", "RunAborted", "RunLocked", "RunReport", "yesterday_eastern"]
+__all__ = [
+    "ConfigError", "Run", "RunAborted", "RunLocked", "RunReport", "database_failed",
+    "yesterday_eastern",
+]
