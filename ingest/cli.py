@@ -55,6 +55,12 @@ class EdgarGroup(click.Group):
             return super().invoke(ctx)
         except ConfigError as exc:
             raise ConfigProblem(str(exc)) from exc
+        except psycopg.errors.InsufficientPrivilege as exc:
+            # DATABASE_URL names a role that may not write (e.g. the analysts' reader).
+            raise ConfigProblem(
+                f"the database refused a write ({_first_line(exc)}): DATABASE_URL must name "
+                "the role that owns the edgar-insider tables, not a read-only one"
+            ) from exc
         except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:
             # Server down or unreachable: a setup problem, reported without a traceback
             # (driver messages name host and user, never the password).

@@ -72,10 +72,12 @@ def normalize_url(url: str) -> str:
     """
     try:
         parsed = make_url(url.strip())
-    except ArgumentError as exc:
+        parsed.port  # noqa: B018 - a non-numeric port only fails when read
+    except (ArgumentError, ValueError):
+        # ``from None``: the original error may quote the URL, password included.
         raise ConfigError(
             "DATABASE_URL is not a valid URL; expected postgresql://user:password@host:5432/db"
-        ) from exc
+        ) from None
     if parsed.drivername not in _ACCEPTED_SCHEMES:
         raise ConfigError(
             f"DATABASE_URL must be a PostgreSQL URL (postgresql://...), got scheme "
@@ -84,18 +86,41 @@ def normalize_url(url: str) -> str:
     return parsed.set(drivername=SQLALCHEMY_DRIVER).render_as_string(hide_password=False)
 
 
+# libpq also takes a password as a query parameter (?password=...).
+_SECRET_QUERY_KEYS = ("password", "sslpassword")
+
+
 def mask_url(url: str) -> str:
     """The URL with its password replaced by ``***`` (and nothing at all on a parse error)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        secrets = {key: "***" for key in _SECRET_QUERY_KEYS if key in parsed.query}
+        if secrets:
+            parsed = parsed.update_query_dict(secrets)
+        return parsed.render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - masking must never raise or leak
         return "<unparseable database URL>"
 
 
 def libpq_conninfo(url: str) -> str:
-    """SQLAlchemy URL -> a libpq URI psycopg accepts (``postgresql://``, same parts)."""
+    """SQLAlchemy URL -> libpq keyword/value connection string for psycopg.
+
+    Keywords rather than a URI: a URI would need every part percent-encoded again (a
+    password with a space or an ``@`` breaks it, and psycopg's error would quote it).
+    """
     parsed: URL = make_url(url)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    params: dict[str, object] = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "user": parsed.username,
+        "password": parsed.password,
+        "dbname": parsed.database,
+    }
+    for key, value in parsed.query.items():
+        params[key] = value[-1] if isinstance(value, tuple) else value
+    return psycopg.conninfo.make_conninfo(
+        **{key: str(value) for key, value in params.items() if value is not None}
+    )
 
 
 # ---------------------------------------------------------------------------

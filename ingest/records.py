@@ -23,7 +23,8 @@ from enum import StrEnum
 # newer parse" (replace rows).
 PARSER_VERSION = 1
 
-ACCESSION_RE = re.compile(r"^\d{10}-\d{2}-\d{6}$")
+# ASCII digits only: \\d would also take full-width and other Unicode digits.
+ACCESSION_RE = re.compile(r"^[0-9]{10}-[0-9]{2}-[0-9]{6}$")
 
 
 class Kind(StrEnum):

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import psycopg
+import psycopg.conninfo
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -40,7 +41,8 @@ def test_normalize_keeps_socket_query() -> None:
     url = db.normalize_url("postgresql://postgres:@/postgres?host=/tmp/pg")
     assert url.startswith("postgresql+psycopg://postgres")
     assert make_url(url).query["host"] == "/tmp/pg"
-    assert db.libpq_conninfo(url).startswith("postgresql://")
+    conninfo = psycopg.conninfo.conninfo_to_dict(db.libpq_conninfo(url))
+    assert conninfo["host"] == "/tmp/pg" and conninfo["user"] == "postgres"
 
 
 @pytest.mark.parametrize("bad", ["mysql://u:hunter2@h/d", "not a url hunter2", "sqlite:///x.db"])

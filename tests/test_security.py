@@ -162,16 +162,11 @@ def test_unparseable_url_never_prints_the_password():
     assert leaks(everything_printed(result)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (ingest/db.py normalize_url): a URL whose port is not a "
-                   "number raises a bare ValueError (traceback, exit 1) instead of a ConfigError (exit 2)")
 def test_unparseable_url_is_a_configuration_error():
     result = invoke("status", env={"DATABASE_URL": f"postgresql://edgar:{SECRET}@127.0.0.1:notaport/edgar"})
     assert result.exit_code == 2, everything_printed(result)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (ingest/db.py mask_url): a password given as a query "
-                   "parameter (postgresql://u@host/db?password=...) is printed in clear by migrate, "
-                   "status and every error message")
 def test_password_in_the_query_string_is_masked(database_url):
     url = f"{database_url}?password={SECRET}"
     result = invoke("migrate", env={"DATABASE_URL": url})
@@ -179,9 +174,6 @@ def test_password_in_the_query_string_is_masked(database_url):
     assert leaks(everything_printed(result)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (ingest/db.py libpq_conninfo): SQLAlchemy renders a "
-                   "password's space unencoded, psycopg refuses the URI and its ProgrammingError, "
-                   "password included, ends the command in a traceback")
 def test_password_with_a_space_is_never_printed(database_url):
     url = with_password(database_url, password=f"correct horse {SECRET}")
     assert "%20" in url or "+" in url or " " in url
@@ -260,9 +252,6 @@ def test_reader_can_select_but_not_write(database_url, db_conn, reader_role, tmp
     assert database_text(db_conn) == before
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (ingest/cli.py EdgarGroup): a write refused by the "
-                   "database (the reader's login used for ingest) ends in a traceback, not a clean "
-                   "error with exit code 2")
 def test_writer_command_with_reader_login_is_a_clean_error(database_url, db_conn, reader_role, tmp_path):
     analyst = pytest.importorskip("ingest.analyst", reason="ingest/analyst.py (grant_reader) not written yet")
     analyst.grant_reader(db_conn, reader_role, password=PASSWORD)
@@ -334,9 +323,6 @@ def test_ingest_validates_names_headers_and_the_accession_option(database_url, d
 FULL_WIDTH = "０００００００００１-２４-０００００１"  # U+FF10.. digits: str.isdigit(), \d, not ASCII
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (ingest/records.py ACCESSION_RE, ingest/parse.py name "
-                   "regexes): \\d matches any Unicode digit, so a full-width accession from a file name "
-                   "or --accession becomes a filings key that looks like, but is not, a real one")
 def test_unicode_digit_accessions_are_refused():
     assert accession_from_name(f"{FULL_WIDTH}.xml") is None
     with pytest.raises(ParseError):
