@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+import ingest.parse
 from ingest import load as load_module
 from ingest.load import Loader, LoadItem, prepare
 from ingest.records import (
@@ -464,7 +465,7 @@ def test_record_error(db_conn: psycopg.Connection) -> None:
 
 
 def test_real_files_end_to_end(db_conn: psycopg.Connection) -> None:
-    parse = pytest.importorskip("ingest.parse")
+    parse = ingest.parse
     items = [
         prepare(parse.parse_file(path.read_bytes(), path.name), str(path))
         for path in sorted(FIXTURES.iterdir())

@@ -25,6 +25,7 @@ from click.testing import CliRunner, Result
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+import ingest.analyst
 from ingest import db
 from ingest.cli import cli
 from ingest.config import EdgarSettings
@@ -126,7 +127,7 @@ def test_commands_never_print_the_password(database_url, db_conn, edgar, tmp_pat
 
 
 def test_grant_reader_never_prints_the_password(database_url, db_conn, reader_role):
-    analyst = pytest.importorskip("ingest.analyst", reason="ingest/analyst.py (grant_reader) not written yet")
+    analyst = ingest.analyst
     result = CliRunner().invoke(analyst.grant_reader_command, [reader_role, "--password", PASSWORD],
                                 env={"DATABASE_URL": with_password(database_url)})
     assert result.exit_code == 0, everything_printed(result)
@@ -231,7 +232,7 @@ WRITES = [
 
 
 def test_reader_can_select_but_not_write(database_url, db_conn, reader_role, tmp_path):
-    analyst = pytest.importorskip("ingest.analyst", reason="ingest/analyst.py (grant_reader) not written yet")
+    analyst = ingest.analyst
     shutil.copy(GOOD, tmp_path)
     loaded = invoke("ingest", "--workers", "0", str(tmp_path), env={"DATABASE_URL": database_url})
     assert loaded.exit_code == 0, loaded.output
@@ -253,7 +254,7 @@ def test_reader_can_select_but_not_write(database_url, db_conn, reader_role, tmp
 
 
 def test_writer_command_with_reader_login_is_a_clean_error(database_url, db_conn, reader_role, tmp_path):
-    analyst = pytest.importorskip("ingest.analyst", reason="ingest/analyst.py (grant_reader) not written yet")
+    analyst = ingest.analyst
     analyst.grant_reader(db_conn, reader_role, password=PASSWORD)
     shutil.copy(GOOD, tmp_path)
     result = invoke("ingest", "--workers", "0", str(tmp_path),
@@ -263,7 +264,7 @@ def test_writer_command_with_reader_login_is_a_clean_error(database_url, db_conn
 
 
 def test_sync_with_reader_login_is_a_clean_error(database_url, db_conn, reader_role, edgar):
-    analyst = pytest.importorskip("ingest.analyst", reason="ingest/analyst.py (grant_reader) not written yet")
+    analyst = ingest.analyst
     analyst.grant_reader(db_conn, reader_role, password=PASSWORD)
     env = edgar_env(edgar[1], with_password(database_url, username=reader_role))
     result = invoke("sync", "--date", DAY.isoformat(), env=env)
