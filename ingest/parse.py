@@ -10,12 +10,17 @@ import re
 
 from .ownership_xml import OwnershipXmlError, parse_ownership_xml
 from .records import ACCESSION_RE, ParsedFiling, ParseError, SubmissionHeader
-from .sgml import extract_ownership_xml, looks_like_submission, parse_header
+from .sgml import (
+    extract_ownership_xml,
+    has_unclosed_ownership_block,
+    looks_like_submission,
+    parse_header,
+)
 
 OWNERSHIP_FORM_TYPES = frozenset({"3", "4", "5", "3/A", "4/A", "5/A"})
 
-_DASHED_ACCESSION_IN_NAME = re.compile(r"(?<!\d)(\d{10}-\d{2}-\d{6})(?!\d)")
-_PLAIN_ACCESSION_IN_NAME = re.compile(r"(?<!\d)(\d{10})(\d{2})(\d{6})(?!\d)")
+_DASHED_ACCESSION_IN_NAME = re.compile(r"(?<!\d)(\d{10}-\d{2}-\d{6})(?!\d)", re.ASCII)
+_PLAIN_ACCESSION_IN_NAME = re.compile(r"(?<!\d)(\d{10})(\d{2})(\d{6})(?!\d)", re.ASCII)
 
 
 def parse_file(raw: bytes, name: str, accession: str | None = None) -> ParsedFiling:
@@ -37,6 +42,8 @@ def parse_file(raw: bytes, name: str, accession: str | None = None) -> ParsedFil
         source_kind = "xml"
     accession_number = _resolve_accession(accession, header, name)
     document, parse_error = _parse_document(xml)
+    if xml is None and header is not None and has_unclosed_ownership_block(raw):
+        parse_error = "truncated submission: its <XML> block never closes"
     return ParsedFiling(
         accession_number=accession_number,
         source_kind=source_kind,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 # Bump when the parser's output changes for the same input: `reparse` and
 # re-ingest use it to tell "same bytes, same parse" (unchanged) from "same bytes,
@@ -35,14 +36,15 @@ class Kind(StrEnum):
     CIK = "cik"  # central index key, stored as BIGINT
 
 
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+# Bounded: element names come from untrusted documents, and a long-lived worker must not
+# remember every made-up name it was ever sent. Real documents use about a hundred.
+@lru_cache(maxsize=1024)
 def snake_case(name: str) -> str:
     """``aff10b5One`` -> ``aff10b5_one``; ``rptOwnerStreet1`` -> ``rpt_owner_street1``."""
-    return _SNAKE_CACHE.get(name) or _SNAKE_CACHE.setdefault(
-        name, re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
-    )
-
-
-_SNAKE_CACHE: dict[str, str] = {}
+    return _WORD_BOUNDARY.sub("_", name).lower()
 
 # ---------------------------------------------------------------------------
 # Column catalog: table -> ordered {column: kind}. Key columns (accession_number,

@@ -20,9 +20,26 @@ from .records import HeaderFiler, SubmissionHeader
 EASTERN = ZoneInfo("America/New_York")
 
 _TAG_RE = re.compile(r"<(/?)([A-Z][A-Z0-9-]*)>([^<\r\n]*)")
+# The three below are the specification of what is read; the functions that read it
+# (_text_field, extract_ownership_xml, _bare_ownership_document) use str/bytes methods
+# instead, in one linear pass: the regex engine cannot search a case-insensitive literal
+# fast, and these patterns backtrack quadratically on hostile input (a long run of
+# spaces in a header line, thousands of unclosed start tags).
 _TEXT_FIELD_RE = re.compile(r"^\s*([A-Z][A-Z0-9 &/()-]*?):[ \t]*(.*?)\s*$")
 _XML_BLOCK_RE = re.compile(rb"<XML>(.*?)</XML>", re.DOTALL | re.IGNORECASE)
 _BARE_OWNERSHIP_RE = re.compile(rb"<ownershipDocument\b.*?</ownershipDocument>", re.DOTALL)
+
+_KEY_FIRST_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 &/()-")
+_OWNERSHIP_OPEN = b"<ownershipDocument"
+_OWNERSHIP_CLOSE = b"</ownershipDocument>"
+_XML_STARTS = (b"<?xml", _OWNERSHIP_OPEN)
+_UNICODE_STARTS = (
+    b"\xef\xbb\xbf",  # UTF-8 BOM
+    b"\xff\xfe", b"\xfe\xff",  # UTF-16 BOMs (and UTF-32 LE, which starts with ff fe)
+    b"\x00\x00\xfe\xff",  # UTF-32 BE BOM
+    b"<\x00", b"\x00<",  # UTF-16 without a BOM
+)
 
 # Header key (text or tag dialect) -> SubmissionHeader attribute.
 _TOP_LEVEL_KEYS = {
@@ -47,12 +64,21 @@ _SECTION_ROLES = {
 }
 _CIK_KEYS = frozenset({"CENTRAL INDEX KEY", "CIK"})
 _NAME_KEYS = frozenset({"COMPANY CONFORMED NAME", "CONFORMED-NAME"})
+# Every key _apply does something with; any other field is skipped unread.
+_READ_KEYS = frozenset(_TOP_LEVEL_KEYS) | frozenset(_SECTION_ROLES) | _CIK_KEYS | _NAME_KEYS
 
 
 def looks_like_submission(raw: bytes) -> bool:
     """True for SGML submissions/headers, False for a bare XML document."""
+    # SGML submissions are ASCII/Latin-1 text and never start with a byte-order mark or
+    # UTF-16/32 bytes; an XML document may (and its text must not be searched for markers).
+    if raw.startswith(_UNICODE_STARTS):
+        return False
+    # A bare XML document is told from its first bytes, without copying 4 KB.
+    if raw[:64].lstrip().startswith(_XML_STARTS):
+        return False
     head = raw[:4096].lstrip()
-    if head.startswith(b"<?xml") or head.startswith(b"<ownershipDocument"):
+    if head.startswith(_XML_STARTS):
         return False
     markers = (b"<SEC-DOCUMENT>", b"<SEC-HEADER>", b"<SUBMISSION>", b"ACCESSION NUMBER:",
                b"<ACCESSION-NUMBER>", b"-----BEGIN PRIVACY-ENHANCED MESSAGE-----",
@@ -71,15 +97,36 @@ def parse_header(raw: bytes) -> SubmissionHeader:
     header = SubmissionHeader()
     section: HeaderFiler | None = None
     for line in header_region(raw).splitlines():
-        tags = _TAG_RE.findall(line)
-        if tags:
-            for closing, name, value in tags:
-                section = _apply(header, section, name, value.strip(), closing == "/")
-            continue
-        match = _TEXT_FIELD_RE.match(line)
-        if match:
-            section = _apply(header, section, match.group(1).strip(), match.group(2), False)
+        # A tag needs a "<" and a text field a ":". Most fields (addresses, phone
+        # numbers, ...) are not read at all: _apply would ignore them, so the key is
+        # checked first and they cost neither a regex nor a call.
+        if "<" in line:
+            tags = _TAG_RE.findall(line)
+            if tags:
+                for closing, name, value in tags:
+                    if name in _READ_KEYS:
+                        section = _apply(header, section, name, value.strip(), closing == "/")
+                continue
+        if ":" in line and line.partition(":")[0].strip() in _READ_KEYS:
+            field = _text_field(line)
+            if field is not None:
+                key, value = field
+                section = _apply(header, section, key.strip(), value, False)
     return header
+
+
+def _text_field(line: str) -> tuple[str, str] | None:
+    """The key and value of a text-style header line (``KEY: value``), or None.
+
+    Exactly _TEXT_FIELD_RE's groups 1 and 2, in linear time: the key runs from the first
+    non-blank to the first ":" and must look like one; the value is the rest without the
+    spaces and tabs before it and the whitespace after it.
+    """
+    key, colon, rest = line.partition(":")
+    key = key.lstrip()
+    if not colon or not key or key[0] not in _KEY_FIRST_CHARS or not _KEY_CHARS.issuperset(key):
+        return None
+    return key, rest.lstrip(" \t").rstrip()
 
 
 def _apply(
@@ -98,7 +145,8 @@ def _apply(
         header.filers.append(filer)
         return filer
     if section is not None and key in _CIK_KEYS:
-        if section.cik is None and value.isdigit():
+        # ASCII only: str.isdigit() also takes '\xb2' (superscript two), which int() refuses.
+        if section.cik is None and value.isascii() and value.isdigit() and len(value) <= 10:
             section.cik = int(value)
         return section
     if section is not None and key in _NAME_KEYS:
@@ -122,19 +170,43 @@ def _convert_top_level(attribute: str, value: str) -> object:
 
 
 def _yyyymmdd(value: str) -> date | None:
-    try:
-        return datetime.strptime(value[:8], "%Y%m%d").date()
+    digits = value[:8]
+    if len(digits) == 8 and digits.isascii() and digits.isdigit():
+        # What strptime accepts from 8 ASCII digits, without its regex machinery.
+        try:
+            return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        except ValueError:
+            return None
+    try:  # strptime also takes shorter forms (e.g. single-digit month or day)
+        return datetime.strptime(digits, "%Y%m%d").date()
     except ValueError:
         return None
 
 
 def _acceptance_time(value: str) -> datetime | None:
     """ACCEPTANCE-DATETIME is wall-clock US Eastern time (EST or EDT as of that day)."""
+    digits = value[:14]
     try:
-        naive = datetime.strptime(value[:14], "%Y%m%d%H%M%S")
+        if len(digits) == 14 and digits.isascii() and digits.isdigit():
+            # What strptime accepts from 14 ASCII digits, without its regex machinery.
+            parts = (digits[:4], digits[4:6], digits[6:8], digits[8:10], digits[10:12], digits[12:])
+            naive = datetime(*map(int, parts))
+        else:
+            naive = datetime.strptime(digits, "%Y%m%d%H%M%S")
     except ValueError:
         return None
     return naive.replace(tzinfo=EASTERN)
+
+
+def has_unclosed_ownership_block(raw: bytes) -> bool:
+    """An <XML> block holding an ownership document that never closes: a cut-off file."""
+    lowered = raw.lower()
+    start = lowered.rfind(b"<xml>")
+    return (
+        start >= 0
+        and lowered.find(b"</xml>", start) < 0
+        and raw.find(_OWNERSHIP_OPEN, start) >= 0
+    )
 
 
 def extract_ownership_xml(raw: bytes) -> bytes | None:
@@ -143,9 +215,35 @@ def extract_ownership_xml(raw: bytes) -> bytes | None:
     A submission may hold several <XML> blocks (rare); the first that is an
     ownershipDocument is taken. Pre-2003 filings are plain text: None.
     """
-    for match in _XML_BLOCK_RE.finditer(raw):
-        block = match.group(1)
+    # Same as iterating _XML_BLOCK_RE (case-insensitive "<XML>", then the nearest
+    # "</XML>"), with bytes.find on a lower-cased copy instead of the regex engine,
+    # which cannot search case-insensitively for a literal fast. ASCII case folding
+    # keeps every offset.
+    lowered = raw.lower()
+    start = lowered.find(b"<xml>")
+    while start >= 0:
+        end = lowered.find(b"</xml>", start + 5)
+        if end < 0:
+            break
+        block = raw[start + 5 : end]
         if b"<ownershipDocument" in block:
             return block.strip()
-    bare = _BARE_OWNERSHIP_RE.search(raw)
-    return bare.group(0) if bare else None
+        start = lowered.find(b"<xml>", end + 6)
+    return _bare_ownership_document(raw)
+
+
+def _bare_ownership_document(raw: bytes) -> bytes | None:
+    """What _BARE_OWNERSHIP_RE.search(raw) matches, in linear time.
+
+    The first ``<ownershipDocument`` that ends a word, up to the nearest closing tag; when
+    that one is never closed, no later one can be either.
+    """
+    start = raw.find(_OWNERSHIP_OPEN)
+    while start >= 0:
+        name_end = start + len(_OWNERSHIP_OPEN)
+        next_byte = raw[name_end : name_end + 1]
+        if not (next_byte.isalnum() or next_byte == b"_"):  # the regex's \b
+            end = raw.find(_OWNERSHIP_CLOSE, name_end)
+            return raw[start : end + len(_OWNERSHIP_CLOSE)] if end >= 0 else None
+        start = raw.find(_OWNERSHIP_OPEN, name_end)
+    return None

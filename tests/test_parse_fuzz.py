@@ -1195,8 +1195,6 @@ def _minimal(body: bytes = b"") -> bytes:
             b"<issuerName>X</issuerName></issuer>" + body + b"</ownershipDocument>")
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="BUG sgml._apply: '²'.isdigit() is True but int('²') raises ValueError")
 @pytest.mark.parametrize("line", [b"REPORTING-OWNER:\n\tCENTRAL INDEX KEY:\t\xb2\n",
                                   b"<REPORTING-OWNER>\n<CIK>00003\xb9\n"])
 def test_header_cik_with_a_superscript_digit_is_not_a_crash(line):
@@ -1206,9 +1204,6 @@ def test_header_cik_with_a_superscript_digit_is_not_a_crash(line):
     assert result.header.filers[0].cik is None
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="BUG sgml._apply: int() of a >4300-digit CIK raises ValueError "
-                   "(sys.int_max_str_digits)")
 @pytest.mark.parametrize("line", [b"REPORTING-OWNER:\n\tCENTRAL INDEX KEY:\t" + b"1" * 4301 + b"\n",
                                   b"<REPORTING-OWNER>\n<CIK>" + b"9" * 5000 + b"\n"])
 def test_header_cik_of_thousands_of_digits_is_not_a_crash(line):
@@ -1234,9 +1229,6 @@ def test_declarations_in_utf16_and_utf32_are_refused(codec, declared):
     assert result.document is None and "DOCTYPE or ENTITY" in (result.parse_error or "")
 
 
-@pytest.mark.xfail(strict=True, raises=ParserHang, reason="BUG sgml: quadratic regexes on a hostile "
-                   "submission (backtracking in _TEXT_FIELD_RE; _XML_BLOCK_RE/_BARE_OWNERSHIP_RE rescan "
-                   "to the end from every unclosed start tag)")
 @pytest.mark.parametrize("raw", [
     pytest.param(b"<SEC-HEADER>\nA:x" + b" " * 200_000 + b"x\n", id="header-line-with-spaces"),
     pytest.param(b"<SEC-HEADER>\n" + b"<ownershipDocument " * 10_000, id="unclosed-ownershipDocument"),
@@ -1286,9 +1278,6 @@ def test_one_stray_cp1252_byte_does_not_garble_the_rest_of_the_document():
     assert doc.owners[0]["rpt_owner_name"] == "Zoë Ødegård"  # today: 'ZoÃ« Ã˜degÃ¥rd'
 
 
-@pytest.mark.xfail(strict=True, reason="BUG records.snake_case: _SNAKE_CACHE remembers every element "
-                   "name ever seen, so hostile documents with made-up names grow a long-lived worker "
-                   "without bound")
 def test_made_up_element_names_do_not_accumulate_memory():
     def hostile(offset: int) -> bytes:
         return _minimal(b"".join(b"<zz%dQq>x</zz%dQq>" % (i, i) for i in range(offset, offset + 8_000)))
@@ -1322,10 +1311,6 @@ def test_a_document_does_not_change_how_later_documents_parse():
                                                                                  doc.unmapped)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG sgml.looks_like_submission: a bare XML is only recognised by "
-                   "its first bytes (<?xml / <ownershipDocument); after a UTF-8 BOM it is searched for "
-                   "SGML markers, so text such as 'ACCESSION NUMBER:' in its first 4 KB makes it a "
-                   "'submission' whose header is parsed from the document's own text")
 @pytest.mark.parametrize("remark, problem", [
     (b"Filed late; see\nACCESSION NUMBER: 0000000009-99-999999\n", "keyed under the remark's accession"),
     (b"ACCESSION NUMBER: see below\nCONFORMED SUBMISSION TYPE: 10-K\n", "refused: not an ownership filing"),

@@ -665,9 +665,6 @@ def test_hostile_and_broken_files_are_recorded_and_the_rest_loads(database_url, 
                       (acc,)) == len(parsed.document.footnotes)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (ingest/parse.py, ingest/sgml.py): a Form 4 submission cut "
-                   "inside its <XML> block is stored as a header-only filing with no parse_error and "
-                   "no ingest_errors row, like a pre-2003 text filing")
 def test_truncated_submission_records_an_error():
     parsed = parse_file(truncated_submission(), f"{hostile_accession(6)}.txt")
     assert parsed.document is None
@@ -723,9 +720,6 @@ def test_hostile_filings_through_sync(database_url, db_conn, tmp_path, monkeypat
     assert reasons == ["impossible date: day is out of range for month", "not a number"]
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="BUG (ingest/sgml.py _apply): "
-                   "str.isdigit() accepts '\\xb2' (superscript two, from a latin-1 header) and int() "
-                   "then raises ValueError instead of ignoring the CIK")
 def test_header_with_a_non_ascii_digit_cik_parses():
     raw = (b"<SEC-HEADER>\nACCESSION NUMBER: 0000000001-24-000099\nCONFORMED SUBMISSION TYPE: 4\n"
            b"REPORTING-OWNER:\n\tOWNER DATA:\n\t\tCOMPANY CONFORMED NAME: X\n"
