@@ -235,10 +235,18 @@ def _reparse(xml: bytes):
     try:
         return etree.fromstring(xml, etree.XMLParser(**_SAFE_PARSER))
     except etree.XMLSyntaxError:
-        try:
-            return etree.fromstring(xml, etree.XMLParser(encoding="cp1252", **_SAFE_PARSER))
-        except (etree.XMLSyntaxError, LookupError, ValueError):
-            return None
+        pass
+    # As the parser does: valid UTF-8 kept, only the stray bytes read as cp1252 (the error
+    # handler is registered by ingest.ownership_xml), else the whole document as cp1252.
+    try:
+        text = xml.decode("utf-8", errors="ownership-xml-cp1252-bytes")
+        return etree.fromstring(text.encode("utf-8"), etree.XMLParser(encoding="utf-8", **_SAFE_PARSER))
+    except (etree.XMLSyntaxError, LookupError, ValueError):
+        pass
+    try:
+        return etree.fromstring(xml, etree.XMLParser(encoding="cp1252", **_SAFE_PARSER))
+    except (etree.XMLSyntaxError, LookupError, ValueError):
+        return None
 
 
 def _typed_forms(text: str) -> list[object]:

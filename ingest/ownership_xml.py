@@ -6,7 +6,8 @@ schema version (X0101 ... X0609) is read by the same code, and an element we hav
 column for is kept in ``unmapped`` instead of being dropped.
 
 Safety: ownership documents never carry a DTD, so any DOCTYPE/ENTITY declaration is
-refused before parsing (no entity expansion, no external fetches); lxml is also told
+refused before parsing (no entity expansion, no external fetches), and again after
+parsing for encodings the byte check cannot see (UTF-16/32); lxml is also told
 not to resolve entities, load DTDs or touch the network, and keeps its default limits
 on depth and text size (no ``huge_tree``).
 
@@ -18,6 +19,8 @@ to touch each element as few times as possible (see ``_DocumentReader``).
 
 from __future__ import annotations
 
+import codecs
+import copy
 import re
 from collections.abc import Callable
 from datetime import date
@@ -101,6 +104,8 @@ def _make_parser(encoding: str | None = None, keep_blank_text: bool = False) -> 
 # ingest runs parsing in worker processes, one parser per process.
 _PARSER = _make_parser()
 _EXACT_PARSER = _make_parser(keep_blank_text=True)
+# For documents decoded byte by byte (see _parse_mis_encoded), re-encoded as UTF-8.
+_UTF8_PARSERS = {flag: _make_parser("utf-8", keep_blank_text=flag) for flag in (False, True)}
 
 
 class _NeedsExactWhitespace(Exception):
@@ -130,10 +135,7 @@ def _parse_root(xml: bytes, keep_blank_text: bool) -> etree._Element:
             f"ownership XML is {len(xml):,} bytes, over the {MAX_XML_BYTES:,}-byte cap"
         )
     if _has_declaration(xml):
-        raise OwnershipXmlError(
-            "ownership XML contains a DOCTYPE or ENTITY declaration; refused "
-            "(ownership documents never have one, and entities can be used as bombs)"
-        )
+        raise OwnershipXmlError(_DECLARATION_REFUSED)
     # Pretty-printed fixtures sometimes put whitespace before the XML declaration.
     xml = xml.lstrip()
     try:
@@ -144,10 +146,21 @@ def _parse_root(xml: bytes, keep_blank_text: bool) -> etree._Element:
         root = _parse_mis_encoded(xml, exc, keep_blank_text)
     if root is None:
         raise OwnershipXmlError("empty XML document")
+    # The byte check above only sees ASCII-compatible encodings; a declaration written
+    # in UTF-16/UTF-32 (or EBCDIC) is caught here, on the parsed tree (once per document).
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None or docinfo.doctype:
+        raise OwnershipXmlError(_DECLARATION_REFUSED)
     tag = _local(root.tag)
     if tag != "ownershipDocument":
         raise OwnershipXmlError(f"not an ownership document: root element is <{tag}>")
     return root
+
+
+_DECLARATION_REFUSED = (
+    "ownership XML contains a DOCTYPE or ENTITY declaration; refused "
+    "(ownership documents never have one, and entities can be used as bombs)"
+)
 
 
 def _has_declaration(xml: bytes) -> bool:
@@ -178,15 +191,57 @@ def _is_encoding_error(exc: etree.XMLSyntaxError) -> bool:
 def _parse_mis_encoded(
     xml: bytes, original: etree.XMLSyntaxError, keep_blank_text: bool
 ) -> etree._Element:
-    """Documents declared (or defaulted to) UTF-8 but written in Windows-1252 exist.
+    """Documents declared (or defaulted to) UTF-8 but with Windows-1252 bytes exist.
 
-    Reading them as Windows-1252 keeps every character; a document that still fails
+    Such a document is decoded byte by byte: valid UTF-8 stays UTF-8, and only the bytes
+    that are not UTF-8 are read as Windows-1252 (Latin-1 for the five bytes it leaves
+    undefined), so one stray byte does not garble the rest. A document declared in
+    another encoding is re-read as Windows-1252 as a whole. A document that still fails
     is reported with the original error.
     """
     try:
-        return etree.fromstring(xml, _make_parser("cp1252", keep_blank_text))
+        if _declares_other_encoding(xml):
+            return etree.fromstring(xml, _make_parser("cp1252", keep_blank_text))
+        text = xml.decode("utf-8", errors=_CP1252_BYTES)
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        return etree.fromstring(text.encode("utf-8"), _UTF8_PARSERS[keep_blank_text])
     except (etree.XMLSyntaxError, LookupError, ValueError):
         raise OwnershipXmlError(f"malformed XML (bad encoding): {original}") from original
+
+
+_ENCODING_DECLARATION_RE = re.compile(
+    rb"<\?xml[^>]*?\bencoding\s*=\s*[\"']([A-Za-z0-9._:-]*)[\"']", re.IGNORECASE
+)
+_UTF8_NAMES = frozenset({b"utf-8", b"utf8"})
+
+
+def _declares_other_encoding(xml: bytes) -> bool:
+    """Whether the document says (by BOM, layout or declaration) it is not UTF-8."""
+    head = xml[:4]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        return True  # UTF-16/UTF-32
+    if not xml.startswith(b"<?xml") and not xml.startswith(b"\xef\xbb\xbf<?xml"):
+        return False  # no declaration: UTF-8 by default
+    match = _ENCODING_DECLARATION_RE.match(xml, 3 if xml[:1] == b"\xef" else 0)
+    return match is not None and match.group(1).lower() not in _UTF8_NAMES
+
+
+def _cp1252_bytes(exc: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: each byte that is not UTF-8 as Windows-1252 (else Latin-1)."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    chars = []
+    for byte in exc.object[exc.start : exc.end]:
+        try:
+            chars.append(bytes((byte,)).decode("cp1252"))
+        except UnicodeDecodeError:
+            chars.append(chr(byte))
+    return "".join(chars), exc.end
+
+
+_CP1252_BYTES = "ownership-xml-cp1252-bytes"
+codecs.register_error(_CP1252_BYTES, _cp1252_bytes)
 
 
 def _local(tag: object) -> str:
@@ -246,16 +301,25 @@ class _DocumentReader:
         self.unmapped: list[Unmapped] = []
 
     def read(self) -> OwnershipDocument:
-        for child in self.root[:]:
+        root = self.root
+        # Text beside the root's children is kept at the root's name (paths omit the root).
+        if root.text is not None:
+            self._keep_text(root.text, "ownershipDocument")
+        for child in root[:]:
+            if child.tail is not None:
+                self._keep_text(child.tail, "ownershipDocument")
             tag = child.tag
             name = _local(tag)  # the root has a dozen children: no need for a fast path
             if not name or name in _NEVER_STORED:
+                continue
+            if name == "footnoteId":
+                # Refers to no field; kept whole (its id, and any content).
+                self._keep(name, self._markup_of(child, whole=True), _ROOT_REF)
                 continue
             handler = self._SECTION_HANDLERS.get(name)
             if handler is not None:
                 handler(self, child, name)
                 continue
-            # Unlike inside a section, a footnoteId here is an ordinary (unmapped) field.
             spec = _FILING_COLUMNS.spec(tag)
             self._read_field(child, tag, spec, _FILING_COLUMNS, self.filing, None, "")
         return OwnershipDocument(
@@ -271,19 +335,28 @@ class _DocumentReader:
     # -- sections ----------------------------------------------------------
 
     def _read_issuer(self, elem: etree._Element, tag: str) -> None:
+        if elem.text is not None:
+            self._keep_text(elem.text, tag)
         self._read_group(elem[:], tag, _FILING_COLUMNS, self.filing, None, tag)
 
     def _read_owner(self, elem: etree._Element, tag: str) -> None:
         sequence = len(self.owners) + 1
         row: dict[str, Value] = {}
-        self._read_group(elem[:], tag, _OWNER_COLUMNS, row, sequence, f"{tag}[{sequence}]")
+        path = f"{tag}[{sequence}]"
+        if elem.text is not None:
+            self._keep_text(elem.text, path)
+        self._read_group(elem[:], tag, _OWNER_COLUMNS, row, sequence, path)
         self.owners.append(row)
 
     def _read_table(self, elem: etree._Element, tag: str) -> None:
         table_column = snake_case(tag)
+        if elem.text is not None:
+            self._keep_text(elem.text, tag)
         for child in elem[:]:
+            if child.tail is not None:
+                self._keep_text(child.tail, tag)
             child_tag = _local(child.tag)
-            if not child_tag:
+            if not child_tag or child_tag in _NEVER_STORED:
                 continue
             table = ENTRY_ELEMENTS.get(child_tag) or self._legacy_table(child, child_tag)
             if table is not None:
@@ -291,6 +364,7 @@ class _DocumentReader:
             elif child_tag == "footnoteId":
                 if not self._add_ref(child, table_column, None, table_column):
                     self._keep_idless_ref(tag)
+                self._check_ref_content(child, tag)
             else:
                 self._keep(f"{tag}/{child_tag}", self._markup_of(child), "unknown element in table")
 
@@ -306,11 +380,18 @@ class _DocumentReader:
         sequence = len(rows) + 1
         row: dict[str, Value] = {}
         columns = _ENTRY_COLUMNS[table]
-        self._read_group(elem[:], tag, columns, row, sequence, f"{path}[{sequence}]")
+        path = f"{path}[{sequence}]"
+        if elem.text is not None:
+            self._keep_text(elem.text, path)
+        self._read_group(elem[:], tag, columns, row, sequence, path)
         rows.append(row)
 
     def _read_footnotes(self, elem: etree._Element, tag: str) -> None:
+        if elem.text is not None:
+            self._keep_text(elem.text, tag)
         for child in elem[:]:
+            if child.tail is not None:
+                self._keep_text(child.tail, tag)
             child_tag = _local(child.tag)
             if child_tag == "footnote":
                 footnote_id = (child.get("id") or "").strip()
@@ -319,7 +400,7 @@ class _DocumentReader:
                     self.footnotes.append((footnote_id, text))
                 else:
                     self._keep(f"{tag}/footnote", text, "footnote without an id")
-            elif child_tag:
+            elif child_tag and child_tag not in _NEVER_STORED:
                 markup = self._markup_of(child)
                 self._keep(f"{tag}/{child_tag}", markup, "unknown element in footnotes")
 
@@ -327,6 +408,8 @@ class _DocumentReader:
         sequence = len(self.signatures) + 1
         row: dict[str, Value] = {}
         path = f"{tag}[{sequence}]"
+        if elem.text is not None:
+            self._keep_text(elem.text, path)
         self._read_group(elem[:], tag, _SIGNATURE_COLUMNS, row, sequence, path)
         name = row.get("signature_name")
         signed = row.get("signature_date")
@@ -368,6 +451,8 @@ class _DocumentReader:
         """
         fields = columns.by_tag
         for child in children:
+            if child.tail is not None:  # text beside the group's children (mixed content)
+                self._keep_text(child.tail, path)
             tag = child.tag
             spec = fields.get(tag)
             if spec is None:
@@ -377,11 +462,20 @@ class _DocumentReader:
             count = len(child)
             if count == 0:
                 text = child.text
-            elif count == 1 and (only := child[0]).tag == "value":
+            elif (
+                count == 1
+                and (only := child[0]).tag == "value"
+                and not len(only)
+                and only.tail is None
+                and child.text is None
+            ):
                 text = only.text
             else:
-                # A value holder with footnoteIds, or a nested group (_read_nested, inlined).
+                # A value holder with footnoteIds or unusual content, or a nested group
+                # (_read_nested, inlined).
                 parts = child[:]
+                if child.text is not None:
+                    self._keep_text(child.text, (path, tag))
                 if _holds_a_value(parts):
                     self._read_value_holder(parts, tag, spec, columns.table, row, sequence, path)
                 else:
@@ -424,6 +518,7 @@ class _DocumentReader:
             group_column = snake_case(_local(group_tag))
             if not self._add_ref(child, columns.table, sequence, group_column):
                 self._keep_idless_ref(_path_of(path))
+            self._check_ref_content(child, path)
             return None
         if not local or local in _NEVER_STORED:
             return None
@@ -458,6 +553,8 @@ class _DocumentReader:
     ) -> None:
         """An element with children: a value holder, or a group of further fields."""
         parts = elem[:]
+        if elem.text is not None:
+            self._keep_text(elem.text, (parent_path, tag))
         if _holds_a_value(parts):
             self._read_value_holder(parts, tag, spec, columns.table, row, sequence, parent_path)
         else:
@@ -475,10 +572,16 @@ class _DocumentReader:
     ) -> None:
         """``<x><value>..</value><footnoteId id=".."/>..</x>``: value optional if footnoted."""
         for part in parts:
+            if part.tail is not None:
+                self._keep_text(part.tail, (parent_path, tag))
             part_tag = part.tag
             if part_tag != "value" and part_tag != "footnoteId":
                 part_tag = _local(part_tag)
             if part_tag == "value":
+                if len(part):
+                    where = f"{_path_of((parent_path, tag))}/value"
+                    self._keep(where, self._markup_of(part, whole=True), _VALUE_WITH_ELEMENTS)
+                    continue
                 text = part.text
                 if text is not None and (text := text.strip()):
                     reason = _store(row, spec, text)
@@ -487,6 +590,7 @@ class _DocumentReader:
             elif part_tag == "footnoteId":
                 if not self._add_ref(part, table, sequence, spec[0]):
                     self._keep_idless_ref(_path_of((parent_path, tag)))
+                self._check_ref_content(part, (parent_path, tag))
 
     def _add_ref(
         self, elem: etree._Element, table: str, sequence: int | None, column: str
@@ -525,6 +629,19 @@ class _DocumentReader:
     def _keep(self, path: str, raw_value: str, reason: str) -> None:
         self.unmapped.append(Unmapped(path, raw_value, reason))
 
+    def _keep_text(self, text: str, path: _Location) -> None:
+        """Text beside child elements (mixed content): kept at the parent's path."""
+        text = text.strip()
+        if text:
+            self._keep(_path_of(path), text, _MIXED_CONTENT)
+
+    def _check_ref_content(self, elem: etree._Element, path: _Location) -> None:
+        """A <footnoteId> is empty; text or elements inside one are kept, not dropped."""
+        text = elem.text
+        if len(elem) or (text is not None and text.strip()):
+            where = f"{_path_of(path)}/footnoteId"
+            self._keep(where, self._markup_of(elem, whole=True), _REF_WITH_CONTENT)
+
     # -- mixed content ------------------------------------------------------
 
     def _text_within(self, elem: etree._Element) -> str:
@@ -532,19 +649,51 @@ class _DocumentReader:
         if len(elem) == 0:
             return (elem.text or "").strip()
         self._require_exact_tree()
-        return "".join(elem.itertext()).strip()
+        return "".join(_without_credentials(elem).itertext()).strip()
 
-    def _markup_of(self, elem: etree._Element) -> str:
-        """A whole element as text, so an unknown element is kept, not lost."""
+    def _markup_of(self, elem: etree._Element, whole: bool = False) -> str:
+        """An element as text, so an unknown element is kept, not lost.
+
+        A leaf is its stripped text unless ``whole``; credentials inside are left out.
+        """
         if len(elem) == 0:
-            return (elem.text or "").strip()
-        self._require_exact_tree()
+            if not whole:
+                return (elem.text or "").strip()
+        else:
+            self._require_exact_tree()
+            elem = _without_credentials(elem)
         return etree.tostring(elem, encoding="unicode", with_tail=False)
 
     def _require_exact_tree(self) -> None:
         """Text around child elements needs the whitespace-only text the fast parse drops."""
         if not self.exact:
             raise _NeedsExactWhitespace
+
+
+def _without_credentials(elem: etree._Element) -> etree._Element:
+    """``elem``, or a copy of it without its credential elements (their tails stay)."""
+    if not any(_local(e.tag) in _NEVER_STORED for e in elem.iterdescendants()):
+        return elem
+    elem = copy.deepcopy(elem)
+    for found in [e for e in elem.iterdescendants() if _local(e.tag) in _NEVER_STORED]:
+        parent = found.getparent()
+        if parent is None:  # pragma: no cover - a descendant always has a parent
+            continue
+        tail = found.tail
+        if tail:
+            previous = found.getprevious()
+            if previous is not None:
+                previous.tail = (previous.tail or "") + tail
+            else:
+                parent.text = (parent.text or "") + tail
+        parent.remove(found)
+    return elem
+
+
+_MIXED_CONTENT = "text beside child elements (mixed content); not read"
+_VALUE_WITH_ELEMENTS = "value holding elements; not read"
+_REF_WITH_CONTENT = "footnoteId holding text or elements; only its id is read"
+_ROOT_REF = "footnoteId directly under ownershipDocument refers to no field"
 
 
 def _holds_a_value(children: list[etree._Element]) -> bool:

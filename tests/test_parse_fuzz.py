@@ -1213,9 +1213,6 @@ def test_header_cik_of_thousands_of_digits_is_not_a_crash(line):
     assert result.header.filers[0].cik is None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ownership_xml: the DOCTYPE/ENTITY check searches the raw bytes "
-                   "for ASCII '<!DOCTYPE'; in UTF-16/UTF-32 it is not found and the document is parsed, "
-                   "its entity references silently dropped")
 @pytest.mark.parametrize("codec, declared", [("utf-16", "UTF-16"), ("utf-16-le", None),
                                              ("utf-16-be", "UTF-16BE"), ("utf-32", "UTF-32"),
                                              ("utf-32-be", None)])
@@ -1239,8 +1236,6 @@ def test_hostile_submissions_of_200_kb_parse_in_linear_time(raw):
     check_result(guarded_parse(raw, "x.txt", budget=0.5), raw)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ownership_xml: text beside child elements (mixed content) "
-                   "is dropped without an unmapped entry")
 def test_text_beside_child_elements_is_kept():
     raw = _minimal(b"<reportingOwner>LOST-1<reportingOwnerId><rptOwnerCik>2</rptOwnerCik></reportingOwnerId>"
                    b"LOST-2</reportingOwner>")
@@ -1250,8 +1245,6 @@ def test_text_beside_child_elements_is_kept():
     assert "LOST-1" in kept and "LOST-2" in kept, doc.unmapped
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ownership_xml: a <value> holding elements is dropped "
-                   "(the holder is read as a value holder, value.text is None)")
 def test_a_value_with_child_elements_is_kept():
     raw = _minimal(b"<nonDerivativeTable><nonDerivativeHolding><securityTitle><value><b>Common</b> Stock"
                    b"</value></securityTitle></nonDerivativeHolding></nonDerivativeTable>")
@@ -1259,8 +1252,6 @@ def test_a_value_with_child_elements_is_kept():
     assert "Common" in repr(doc.entries) + repr(doc.unmapped), doc
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ownership_xml: a <footnoteId> directly under <ownershipDocument> "
-                   "is neither a reference nor unmapped: it vanishes")
 def test_a_document_level_footnote_reference_is_kept():
     raw = _minimal(b'<footnoteId id="F9"/><footnotes><footnote id="F9">note</footnote></footnotes>')
     doc = guarded_parse(raw, "x.xml").document
@@ -1268,8 +1259,6 @@ def test_a_document_level_footnote_reference_is_kept():
         "F9" in u.raw_value or "footnoteId" in u.path for u in doc.unmapped), doc
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ownership_xml: one byte that is not UTF-8 makes the whole "
-                   "document re-read as cp1252, so every correct UTF-8 character elsewhere becomes mojibake")
 def test_one_stray_cp1252_byte_does_not_garble_the_rest_of_the_document():
     raw = _minimal("<reportingOwner><reportingOwnerId><rptOwnerName>Zoë Ødegård</rptOwnerName>"
                    "</reportingOwnerId></reportingOwner>".encode() + b"<remarks>\x93quoted\x94</remarks>")
