@@ -132,52 +132,98 @@ class RateLimiter:
     """At most ``max_rps`` grants in ANY sliding window of one second, across threads.
 
     Not an average and not a per-second bucket: a bucket allows 2×N requests around a bucket
-    edge, which is how SEC clients at "9.9 req/s" got blocked (pitfall 2). The limiter keeps the
-    times of the last N grants; the next grant waits until the oldest is more than
-    ``1 s + margin`` ago.
+    edge, which is how SEC clients at "9.9 req/s" got blocked (pitfall 2). Two rules:
+
+    * the guard (the contract): the limiter keeps the times of the last N grants; the next
+      grant waits until the oldest is more than ``1 s + margin`` ago. N + 1 grants therefore
+      always span more than one second, whatever the threads do;
+    * even spacing (``spacing`` not None): grants are also spread out, one every
+      ``(1 s + spacing) / N`` (0.104 s at 10 req/s: ≈ 9.6 req/s sustained) on a fixed grid, so
+      N + 1 consecutive grants span about ``1 s + spacing``.
 
     SEC counts arrivals, not our grants, and the time from grant to arrival varies (thread
-    scheduling, connection setup, network). Measured against the local stand-in with 8 threads
-    on 2 CPUs, arrivals bunched up to ~45 ms closer than grants: a 10 ms margin still drew
-    429s, 100 ms never did. Hence ``margin=0.1`` (≈ 9.1 req/s sustained at max_rps=10).
+    scheduling, connection setup, network). What matters is the difference between two
+    requests' delays. With the guard alone, N grants go out together at each window edge and
+    arrive queued behind each other: measured against the local stand-in (4-8 threads on 2
+    CPUs), arrivals bunched up to ~45 ms closer than grants, and a 10 ms margin drew 429s (the
+    old default was a 100 ms margin, ≈ 9.1 req/s). Spaced grants travel alone, so arrival
+    delays vary far less. Two more things shrink the delay the limiter cannot see:
+
+    * :class:`EdgarClient`'s own session takes its grant inside the connection, after
+      connection set-up and right before the request bytes are written (``_GrantOnSend``);
+    * a grant taken with ``acquire(report_sent=True)`` counts in the guard from the moment
+      :meth:`sent` reports the request written: a thread descheduled between grant and send
+      cannot make its request land late in a window that the next grants then fill.
+
+    A grant that wakes up a little late (up to ``_CATCH_UP`` s: thread wake-up, the GIL) keeps
+    the grid, so wake-up latency does not lower the rate; later than that (idle, or a pause)
+    the grid restarts from that grant. ``spacing=None`` lets grants burst (guard only).
+    See benchmarks/RESULTS.md for the measurements.
 
     For ``max_rps`` below 1, the window grows instead: one grant per ``1/max_rps`` seconds.
 
     :meth:`pause_until` holds every thread (SEC block: nobody may send until it is over).
     """
 
+    _CATCH_UP = 0.005
+    _SEND_CAP = 10.0  # an unreported send counts as done this long after its grant
+
     def __init__(
         self,
         max_rps: float = SEC_MAX_RPS,
         *,
-        margin: float = 0.1,
+        margin: float = 0.02,
+        spacing: float | None = 0.04,
         history: int = 100_000,
     ) -> None:
+        if margin < 0 or (spacing is not None and spacing < 0):
+            raise ValueError("margin and spacing must not be negative")
         self.margin = margin
-        self._recent: collections.deque[float] = collections.deque()
+        self.spacing = spacing
+        # The last per_window grants: [grant time, time it counts from (None: not sent yet)].
+        self._recent: collections.deque[list[float | None]] = collections.deque()
         self._cond = threading.Condition()
+        self._next_slot = 0.0  # earliest next grant on the even-spacing grid
         self.set_max_rps(max_rps)
         self._history: collections.deque[float] = collections.deque(maxlen=history)
         self._paused_until = 0.0
         self.granted = 0
 
-    def acquire(self) -> float:
-        """Block until a request may go; return the grant time (time.monotonic())."""
+    def acquire(self, *, report_sent: bool = False) -> float:
+        """Block until a request may go; return the grant time (time.monotonic()).
+
+        ``report_sent``: the caller calls :meth:`sent` with the returned time once the request
+        is written (or failed); until then the guard counts it as not yet sent.
+        """
         with self._cond:
             while True:
                 now = time.monotonic()
                 delay = self._delay(now)
                 if delay <= 0:
-                    self._recent.append(now)
+                    self._recent.append([now, None if report_sent else now])
                     self._history.append(now)
                     self.granted += 1
+                    if self.interval:
+                        self._next_slot = max(self._next_slot, now - self._CATCH_UP) + self.interval
                     return now
                 self._cond.wait(delay)
 
+    def sent(self, grant: float) -> None:
+        """The request granted at ``grant`` has been written (or given up): it counts from now."""
+        with self._cond:
+            for entry in self._recent:
+                if entry[0] == grant and entry[1] is None:
+                    entry[1] = time.monotonic()
+                    self._cond.notify_all()
+                    return
+
     def _delay(self, now: float) -> float:
-        delay = self._paused_until - now
+        delay = max(self._paused_until, self._next_slot) - now
         if len(self._recent) == self.per_window:
-            delay = max(delay, self._recent[0] + self.window + self.margin - now)
+            granted, counted = self._recent[0]
+            if counted is None:  # not written yet: it counts from some time after now
+                counted = now if now < granted + self._SEND_CAP else granted + self._SEND_CAP
+            delay = max(delay, counted + self.window + self.margin - now)
         return delay
 
     def set_max_rps(self, max_rps: float) -> None:
@@ -188,6 +234,9 @@ class RateLimiter:
             self.max_rps = max_rps
             self.per_window = max(1, int(max_rps))
             self.window = 1.0 if max_rps >= 1 else 1.0 / max_rps
+            self.interval = (
+                0.0 if self.spacing is None else (self.window + self.spacing) / self.per_window
+            )
             self._recent = collections.deque(self._recent, maxlen=self.per_window)
             self._cond.notify_all()
 
@@ -233,6 +282,71 @@ def shared_limiter(max_rps: float = SEC_MAX_RPS) -> RateLimiter:
         elif max_rps < _shared.max_rps:
             _shared.set_max_rps(max_rps)
         return _shared
+
+
+# ---------------------------------------------------------------------------------------------
+# Taking the grant at the last moment
+# ---------------------------------------------------------------------------------------------
+
+# SEC counts a request when it arrives, so the grant is best taken as close as possible to the
+# moment the request leaves. requests and urllib3 spend 1-3 ms (tens of ms when the machine is
+# busy) between ``session.get`` and the socket write; connection set-up (TCP, TLS) takes
+# longer still. Measured against the stand-in, that variable delay was almost all of the
+# grant-to-arrival jitter. So the client's own session takes the grant inside the connection,
+# after it is connected and right before the request bytes are written.
+
+
+class _GrantOnSend:
+    """Mixin for urllib3 connections: one limiter grant just before the request is sent."""
+
+    limiter: RateLimiter  # set on the per-limiter subclass
+
+    def endheaders(self, message_body: Any = None, *, encode_chunked: bool = False) -> None:
+        if self.sock is None and self.auto_open:  # type: ignore[attr-defined]
+            self.connect()  # type: ignore[attr-defined]  # set-up is not the request
+        grant = self.limiter.acquire(report_sent=True)
+        try:
+            super().endheaders(message_body, encode_chunked=encode_chunked)  # type: ignore[misc]
+        finally:
+            self.limiter.sent(grant)
+
+
+def _limited_pool_classes(limiter: RateLimiter) -> dict[str, type]:
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    attrs = {"limiter": limiter}
+    http_conn = type("LimitedHTTPConnection", (_GrantOnSend, HTTPConnection), attrs)
+    https_conn = type("LimitedHTTPSConnection", (_GrantOnSend, HTTPSConnection), attrs)
+    return {
+        "http": type("LimitedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
+        "https": type(
+            "LimitedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}
+        ),
+    }
+
+
+class _LimitedAdapter(HTTPAdapter):
+    """An HTTPAdapter whose every request takes one grant from ``limiter``.
+
+    Direct connections take it in the connection (:class:`_GrantOnSend`). A request through a
+    proxy (HTTPS_PROXY and the like: urllib3 builds those connections itself) takes it here,
+    before it is handed to urllib3.
+    """
+
+    def __init__(self, limiter: RateLimiter, **kwargs: Any) -> None:
+        self.limiter = limiter
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _limited_pool_classes(self.limiter)
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        proxies = kwargs.get("proxies") or (args[4] if len(args) > 4 else None)
+        if requests.utils.select_proxy(request.url, proxies or {}):
+            self.limiter.acquire()
+        return super().send(request, *args, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,17 +530,23 @@ class EdgarClient:
         self._sleep = sleep
         self.timeout = timeout  # (connect, read); read is per socket read, not the whole body
         self._owns_session = session is None
-        self.session = session if session is not None else self._new_session(pool_size)
+        # Our own session takes each grant inside the connection, right before sending
+        # (_LimitedAdapter); a session passed in gets its grant here, before session.get.
+        self.session = (
+            session if session is not None else self._new_session(pool_size, self.limiter)
+        )
         self._headers = {
             "User-Agent": settings.user_agent,
             "Accept-Encoding": "gzip, deflate",
         }
 
     @staticmethod
-    def _new_session(pool_size: int) -> requests.Session:
+    def _new_session(pool_size: int, limiter: RateLimiter) -> requests.Session:
         session = requests.Session()
         # max_retries=0: urllib3 must not retry on its own, behind the rate limiter's back.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = _LimitedAdapter(
+            limiter, pool_connections=4, pool_maxsize=pool_size, max_retries=0
+        )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
@@ -466,6 +586,11 @@ class EdgarClient:
             reason = getattr(last, "reason", str(last))
             raise FetchFailed(url, exc.last_attempt.attempt_number, reason) from last
         self.stats.add(documents=1)
+        # Yield the interpreter once: the grant is taken as late as possible, so a response
+        # can be complete before the (in-process) server thread that sent it has run again;
+        # the test stand-in does its bookkeeping there. Costs microseconds; fetching waits
+        # ~100 ms per request for the limiter anyway.
+        time.sleep(0)
         return body
 
     def get_archive(self, path: str) -> bytes:
@@ -511,7 +636,8 @@ class EdgarClient:
         raise FetchFailed(url, 1, f"more than {_MAX_REDIRECTS} redirects")
 
     def _send(self, url: str) -> requests.Response:
-        self.limiter.acquire()
+        if not self._owns_session:
+            self.limiter.acquire()  # else the session's adapter takes it, right before sending
         self.stats.add(requests=1)
         try:
             return self.session.get(
