@@ -147,6 +147,23 @@ class FileFailure:
 Outcome = LoadItem | FileFailure
 
 
+# Options shared by ingest and reparse (both parse in worker processes and load in batches).
+_batch_size_option = click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Filings per database transaction.",
+)
+_parser_workers_option = click.option(
+    "--workers",
+    type=click.IntRange(0, 256),
+    default=None,
+    help="Parser processes [default: CPU count, none for small runs]; 0 parses in the "
+    "loading process.",
+)
+
+
 @cli.command()
 @click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
@@ -155,20 +172,8 @@ Outcome = LoadItem | FileFailure
     "--accession",
     help="Accession number to file a single input under (when its name and content lack one).",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 100_000),
-    default=DEFAULT_BATCH_SIZE,
-    show_default=True,
-    help="Filings per database transaction.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(0, 256),
-    default=None,
-    help="Parser processes [default: CPU count, none for small runs]; 0 parses in the "
-    "loading process.",
-)
+@_batch_size_option
+@_parser_workers_option
 def ingest(
     paths: tuple[Path, ...], accession: str | None, batch_size: int, workers: int | None
 ) -> None:
@@ -258,20 +263,8 @@ def _read_and_parse(task: tuple[str, str | None]) -> Outcome:
     is_flag=True,
     help="Re-parse and rewrite every filing, not only those stored by an older parser.",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 100_000),
-    default=DEFAULT_BATCH_SIZE,
-    show_default=True,
-    help="Filings per database transaction.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(0, 256),
-    default=None,
-    help="Parser processes [default: CPU count, none for small runs]; 0 parses in the "
-    "loading process.",
-)
+@_batch_size_option
+@_parser_workers_option
 def reparse(everything: bool, batch_size: int, workers: int | None) -> None:
     """Re-parse stored filings from their raw bytes and rebuild their rows.
 
