@@ -66,8 +66,9 @@ def run_parse(seconds: float) -> list[tuple[str, str, str]]:
             shown = f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
         elif isinstance(value, int) and not isinstance(value, bool):
             shown = f"{value:,}"
-        else:
-            shown = str(value)
+        else:  # text (versions, corpus): in the notes column, not the figures
+            rows.append((f"parse {key}", "", str(value)))
+            continue
         rows.append((f"parse {key}", shown, ""))
     return rows
 
