@@ -1040,21 +1040,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         kind = fault.kind if fault is not None else None
         if kind is FaultKind.TRUNCATED:
             sent = data[: len(data) // 2]
+            # Counted before writing: the client may read the log as soon as the bytes arrive.
+            record.body_bytes = len(sent)
             self.wfile.write(sent)
             self.wfile.flush()
-            record.body_bytes = len(sent)
             self.close_connection = True  # the rest never comes
             return
         if kind is FaultKind.SLOW:
             assert fault is not None
             for start in range(0, len(data), max(1, fault.chunk)):
                 time.sleep(fault.delay)  # before each piece: even the first byte is late
-                self.wfile.write(data[start : start + fault.chunk])
+                piece = data[start : start + fault.chunk]
+                record.body_bytes += len(piece)
+                self.wfile.write(piece)
                 self.wfile.flush()
-                record.body_bytes += len(data[start : start + fault.chunk])
             return
-        self.wfile.write(data)
         record.body_bytes = len(data)
+        self.wfile.write(data)
 
 
 class EdgarStandin:
