@@ -8,7 +8,7 @@ For each size: the corpus (``tests/fixtures/submissions/*.txt`` and
 ``tests/fixtures/ownership/*.xml``) is replicated under distinct accession numbers into a
 temp folder, a scratch database is created on the server (``--server``, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``) and migrated with ``edgar-insider
-migrate``, then ``python -m ingest.cli ingest DIR`` and ``reparse --all`` run as
+migrate``, then ``edgar-insider ingest DIR`` and ``reparse --all`` run as
 subprocesses with ``DATABASE_URL`` pointing at it. The peak RSS of the whole process tree
 (the CLI and its spawned parse workers) is sampled with psutil every 20 ms. Database and
 folder are removed afterwards (``--keep`` leaves them).
@@ -149,7 +149,7 @@ class ScratchDatabase:
 
     def migrate(self) -> None:
         subprocess.run(
-            [sys.executable, "-m", "ingest.cli", "migrate"],
+            [*cli_command(), "migrate"],
             cwd=REPO, env=self.env(), check=True, capture_output=True,
         )
 
@@ -345,15 +345,22 @@ class CliRun:
         return 1000 * (self.client_cpu_s + self.server_cpu_s) / self.filings if self.filings else 0.0
 
 
+def cli_command() -> list[str]:
+    """The command users run: the ``edgar-insider`` console script of this interpreter's
+    environment (its parse workers are lean), else ``python -m ingest`` (the same)."""
+    script = Path(sys.executable).parent / "edgar-insider"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ingest"]
+
+
 def run_cli(command: str, args: list[str], env: dict[str, str], log: Path, database: str,
             filings_of: Callable[[], tuple[int, int]]) -> CliRun:
-    """Run ``python -m ingest.cli ARGS``: wall time, peak tree RSS, CPU of the tree and of
+    """Run ``edgar-insider ARGS``: wall time, peak tree RSS, CPU of the tree and of
     the database's backends; ``filings_of()`` and child rows are read afterwards."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(log, "ab") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ingest.cli", *args],
+            [*cli_command(), *args],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err,
         )
         with TreeMemory(proc.pid, database=database) as memory:

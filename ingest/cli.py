@@ -7,15 +7,12 @@ error (a ``ConfigError`` anywhere in a command prints its message and exits 2).
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import sys
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,9 +24,10 @@ import sqlalchemy.exc
 
 from . import db
 from .config import ConfigError
-from .load import Loader, LoadItem, LoadResult, prepare
+from .load import Loader, LoadResult
 from .progress import Progress
-from .records import PARSER_VERSION, ParseError
+from .records import PARSER_VERSION
+from .worker import FileFailure, LoadItem, Outcome, read_and_parse, reparse_stored, run_chunk
 
 log = logging.getLogger(__name__)
 
@@ -135,18 +133,6 @@ def migrate() -> None:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class FileFailure:
-    """A file that could not be turned into a keyed filing (no row in filings)."""
-
-    source_name: str
-    stage: str  # 'read' | 'parse'
-    message: str
-
-
-Outcome = LoadItem | FileFailure
-
-
 # Options shared by ingest and reparse (both parse in worker processes and load in batches).
 _batch_size_option = click.option(
     "--batch-size",
@@ -192,7 +178,7 @@ def ingest(
     total = sum(1 for _ in iter_input_files(paths))
     tasks = ((str(p), accession) for p in iter_input_files(paths))
     outcomes = run_pipeline(
-        _read_and_parse, tasks, _worker_count(workers, total), prefetch=2 * batch_size
+        read_and_parse, tasks, _worker_count(workers, total), prefetch=2 * batch_size
     )
     with db.connect(target.url, autocommit=True) as conn:
         counts = load_outcomes(Loader(conn), outcomes, batch_size, total, "ingest")
@@ -227,28 +213,6 @@ def is_input_name(name: str) -> bool:
     if lower.endswith(".gz"):
         lower = lower[:-3]
     return lower.endswith(INPUT_SUFFIXES)
-
-
-def _read_and_parse(task: tuple[str, str | None]) -> Outcome:
-    """Worker: one file -> a LoadItem (hashed and compressed here) or a FileFailure."""
-    from .parse import parse_file  # imported in the worker, after spawn
-
-    path, accession = task
-    try:
-        raw = Path(path).read_bytes()
-        name = path
-        if path.lower().endswith(".gz"):
-            raw = gzip.decompress(raw)
-            name = path[:-3]
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        return FileFailure(path, "read", f"cannot read: {_first_line(exc)}")
-    try:
-        parsed = parse_file(raw, name, accession)
-    except ParseError as exc:
-        return FileFailure(path, "parse", str(exc))
-    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the run
-        return FileFailure(path, "parse", f"internal parser error: {_first_line(exc)}")
-    return prepare(parsed, source_name=path)
 
 
 # ---------------------------------------------------------------------------
@@ -295,7 +259,7 @@ def reparse(everything: bool, batch_size: int, workers: int | None) -> None:
                 )
         tasks = _stored_raw(reader, where, params, batch_size)
         outcomes = run_pipeline(
-            _reparse_one, tasks, _worker_count(workers, total), prefetch=2 * batch_size
+            reparse_stored, tasks, _worker_count(workers, total), prefetch=2 * batch_size
         )
         counts = load_outcomes(
             Loader(writer), outcomes, batch_size, total, "reparse", force=everything
@@ -317,27 +281,6 @@ def _stored_raw(
         )
         for acc, source_name, raw, compression in cur:
             yield acc, source_name, bytes(raw), compression
-
-
-def _reparse_one(task: tuple[str, str | None, bytes, str | None]) -> Outcome:
-    """Worker: stored raw -> a LoadItem keyed by the stored accession, or a failure."""
-    from .parse import parse_file
-
-    accession, source_name, packed, compression = task
-    label = source_name or accession
-    try:
-        raw = gzip.decompress(packed) if compression == "gzip" else packed
-    except (OSError, EOFError, zlib.error) as exc:
-        return FileFailure(label, "read", f"{accession}: stored raw unreadable: {exc}")
-    try:
-        parsed = parse_file(raw, source_name or f"{accession}.txt", accession)
-    except ParseError as exc:
-        return FileFailure(label, "parse", f"{accession}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the run
-        return FileFailure(label, "parse", f"{accession}: internal parser error: {exc}")
-    item = prepare(parsed, source_name=source_name)
-    item.raw_gzip = packed if compression == "gzip" else item.raw_gzip
-    return item
 
 
 # ---------------------------------------------------------------------------
@@ -380,15 +323,11 @@ def run_pipeline(
     window: deque[Future[list[Outcome]]] = deque()
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         for group in _chunks(tasks, chunk):
-            window.append(pool.submit(_run_chunk, work, group))
+            window.append(pool.submit(run_chunk, work, group))
             if len(window) >= in_flight:
                 yield from window.popleft().result()
         while window:
             yield from window.popleft().result()
-
-
-def _run_chunk(work: Callable[[T], Outcome], group: list[T]) -> list[Outcome]:
-    return [work(task) for task in group]
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -32,11 +32,12 @@ from .discover import (
     quarters_between,
 )
 from .fetch import EdgarAccessDenied, EdgarClient, FetchFailed, Unavailable
-from .load import Loader, LoadItem, prepare
+from .load import Loader
 from .parse import parse_file
 from .progress import Progress
 from .records import ParseError
 from .sgml import EASTERN
+from .worker import LoadItem, prepare
 
 log = logging.getLogger(__name__)
 

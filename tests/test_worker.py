@@ -1,0 +1,105 @@
+"""Parse workers: lean processes (memory) that hand the loader no raw bytes.
+
+The memory of ``ingest``/``reparse`` is the loading process plus one parse worker per
+core; a worker that imported the CLI would carry click, psycopg, SQLAlchemy and
+requests for nothing (~50 MB each, measured in benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ingest.load import Loader
+from ingest.parse import parse_file
+from ingest.worker import FileFailure, LoadItem, prepare, read_and_parse, reparse_stored
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+APPLE_SUBMISSION = FIXTURES / "submissions" / "0000320193-22-000061.txt"
+APPLE_ACCESSION = "0000320193-22-000061"
+
+HEAVY = ("ingest.cli", "ingest.load", "ingest.db", "sqlalchemy", "psycopg", "click",
+         "requests", "alembic", "tqdm")
+
+
+def _modules_after(code: str) -> list[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport json, sys; print(json.dumps(sorted(sys.modules)))"],
+        cwd=REPO, capture_output=True, check=True, text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _heavy(modules: list[str]) -> list[str]:
+    return [m for m in modules if m in HEAVY or m.split(".")[0] in HEAVY]
+
+
+def test_worker_module_imports_only_the_parser() -> None:
+    assert _heavy(_modules_after("import ingest.worker")) == []
+
+
+def test_console_script_entry_point_imports_nothing_heavy() -> None:
+    # A spawned worker re-imports the parent's main script: `edgar-insider` imports
+    # ingest.__main__, which must not import the CLI until main() runs.
+    assert _heavy(_modules_after("import ingest.__main__")) == []
+
+
+def test_spawned_pool_worker_imports_only_the_parser() -> None:
+    # run_pipeline's real pool, from a `-c` main (nothing to re-import): what the worker
+    # holds is what the pickled work function and chunk runner pulled in.
+    code = (
+        "from ingest.cli import run_pipeline\n"
+        "from tests.worker_probe import loaded_modules\n"
+        "[mods] = list(run_pipeline(loaded_modules, [0], workers=1))\n"
+        "import json; print(json.dumps(mods))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         check=True, text=True).stdout
+    in_worker = json.loads(out.strip().splitlines()[-1])
+    assert "ingest.worker" in in_worker
+    assert _heavy(in_worker) == []
+
+
+def test_read_and_parse_detaches_raw_but_keeps_what_the_loader_needs() -> None:
+    raw = APPLE_SUBMISSION.read_bytes()
+    item = read_and_parse((str(APPLE_SUBMISSION), None))
+    assert isinstance(item, LoadItem)
+    assert item.parsed.raw == b""  # the bytes stay in the worker
+    assert item.raw_size == len(raw)
+    assert item.raw_sha256 == hashlib.sha256(raw).hexdigest()
+    assert gzip.decompress(item.raw_gzip) == raw
+    assert item.raw_has_nul is False
+    assert item.parsed.accession_number == APPLE_ACCESSION
+
+
+def test_reparse_stored_reuses_the_stored_gzip() -> None:
+    raw = APPLE_SUBMISSION.read_bytes()
+    stored = gzip.compress(raw, compresslevel=9, mtime=0)  # not what prepare would make
+    item = reparse_stored((APPLE_ACCESSION, "x.txt", stored, "gzip"))
+    assert isinstance(item, LoadItem)
+    assert item.raw_gzip is stored
+    assert item.raw_sha256 == hashlib.sha256(raw).hexdigest()
+    assert item.raw_size == len(raw)
+
+
+def test_reparse_stored_reports_unreadable_raw() -> None:
+    failure = reparse_stored((APPLE_ACCESSION, None, b"not gzip", "gzip"))
+    assert isinstance(failure, FileFailure)
+    assert failure.stage == "read"
+    assert "stored raw unreadable" in failure.message
+
+
+def test_detached_item_with_nul_is_refused_by_the_loader(db_conn) -> None:
+    # The NUL check must work from the flag alone: the raw bytes are not there any more.
+    # (A NUL in the header's issuer name: PostgreSQL text cannot store it.)
+    raw = APPLE_SUBMISSION.read_bytes().replace(b"Apple Inc.\n", b"Apple\x00Inc.\n")
+    item = prepare(parse_file(raw, "nul.txt"), source_name="nul.txt", detach_raw=True)
+    assert item.raw_has_nul is True
+    [result] = Loader(db_conn).load([item])
+    assert result.status == "failed"
+    assert "NUL character" in (result.message or "")
