@@ -385,7 +385,7 @@ def _load_batch(
     batch_counts = Counter(r.status for r in results)
     stored = {r.accession_number for r in results if r.status in ("loaded", "replaced")}
     batch_counts["unparsed"] = sum(
-        1 for item in batch if item.parsed.parse_error and item.parsed.accession_number in stored
+        1 for item in batch if item.parse_error and item.accession_number in stored
     )
     counts.update(batch_counts)
     progress.advance(len(results), **{k: v for k, v in batch_counts.items() if v})

@@ -1,6 +1,7 @@
 """Load stage: ParsedFiling batches -> PostgreSQL, fast, idempotent and atomic.
 
-One batch = one transaction:
+Takes ``LoadItem``s (rows built by ``ingest.rows``, usually in a parse worker) or
+``ParsedFiling``s (rows built here). One batch = one transaction:
 
 1. read the stored (sha256, parser_version, source_kind) of the batch's accessions and
    decide per filing: new (``loaded``), ``replaced`` or ``unchanged`` (no writes at all);
@@ -21,9 +22,8 @@ bookkeeping atomically with the batch (it then nests with savepoints).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,17 +34,13 @@ from sqlalchemy.dialects import postgresql
 
 from models import schema
 
-from .records import (
-    ENTRY_TABLES,
-    FILING_DOCUMENT_COLUMNS,
-    OWNER_COLUMNS,
-    PARSER_VERSION,
-    ParsedFiling,
-    SubmissionHeader,
-)
+from .records import PARSER_VERSION, ParsedFiling
+from .rows import CHILD_TABLE_NAMES, PLACEHOLDER_TICKERS, issuer_ticker
 from .worker import GZIP_LEVEL, LoadItem, prepare
 
-__all__ = ["GZIP_LEVEL", "LoadItem", "LoadResult", "Loader", "prepare"]
+__all__ = [
+    "GZIP_LEVEL", "PLACEHOLDER_TICKERS", "LoadItem", "LoadResult", "Loader", "issuer_ticker", "prepare"
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +58,9 @@ class LoadResult:
 
 
 def _as_item(entry: ParsedFiling | LoadItem) -> LoadItem:
-    """Fill in what a worker did not compute ahead from the raw bytes (still attached)."""
-    item = entry if isinstance(entry, LoadItem) else LoadItem(parsed=entry)
-    raw = item.parsed.raw
-    if item.raw_sha256 is None:
-        item.raw_sha256 = hashlib.sha256(raw).hexdigest()
-    if item.raw_size is None:
-        item.raw_size = len(raw)
-    if item.raw_has_nul is None:
-        item.raw_has_nul = b"\x00" in raw
-    return item
+    """A parsed filing handed in directly (same process): its rows are built now, its raw
+    bytes compressed only if they are stored."""
+    return entry if isinstance(entry, LoadItem) else prepare(entry, compress=False)
 
 
 # ---------------------------------------------------------------------------
@@ -124,13 +113,19 @@ FOOTNOTE_REFS_LAYOUT = _layout(schema.footnote_references)
 SIGNATURES_LAYOUT = _layout(schema.owner_signatures)
 UNMAPPED_LAYOUT = _layout(schema.unmapped_values)
 
+# The child tables in the order rows are written (owners first, as in the document).
+CHILD_LAYOUTS: tuple[_CopyLayout, ...] = (
+    OWNERS_LAYOUT,
+    *ENTRY_LAYOUTS.values(),
+    FOOTNOTES_LAYOUT,
+    FOOTNOTE_REFS_LAYOUT,
+    SIGNATURES_LAYOUT,
+    UNMAPPED_LAYOUT,
+)
+if tuple(layout.table for layout in CHILD_LAYOUTS) != CHILD_TABLE_NAMES:
+    raise RuntimeError("ingest.rows builds rows for other tables than models.schema defines")
+
 _STAGING = "_stg_filings"
-_FILING_DOC_COLS = tuple(FILING_DOCUMENT_COLUMNS)
-_OWNER_COLS = tuple(OWNER_COLUMNS)
-_OWNER_SET = frozenset(OWNER_COLUMNS)
-_FILING_DOC_SET = frozenset(FILING_DOCUMENT_COLUMNS)
-_ENTRY_COLS = {name: tuple(cols) for name, cols in ENTRY_TABLES.items()}
-_ENTRY_SETS = {name: frozenset(cols) for name, cols in ENTRY_TABLES.items()}
 
 _UPSERT_FILINGS = sql.SQL(
     "INSERT INTO filings ({cols}) SELECT {cols} FROM {stg} "
@@ -254,7 +249,7 @@ class Loader:
             plans = self._load_items(items, results, force)
         for plan in plans:
             results[plan.index] = LoadResult(
-                plan.item.parsed.accession_number, plan.status, plan.message, plan.source_name
+                plan.item.accession_number, plan.status, plan.message, plan.source_name
             )
         return [r for r in results if r is not None]
 
@@ -277,7 +272,7 @@ class Loader:
     ) -> list[_Plan]:
         candidates: list[int] = []
         for index in _winners(items, results):
-            problem = _find_nul(items[index])
+            problem = items[index].rows.nul_problem
             if problem:
                 results[index] = self._fail(items[index], f"cannot store: {problem}")
             else:
@@ -316,7 +311,7 @@ class Loader:
 
     def _fail(self, item: LoadItem, message: str) -> LoadResult:
         """Record a filing that could not be stored (in the current transaction)."""
-        acc = item.parsed.accession_number
+        acc = item.accession_number
         self._insert_errors([(acc, item.source_name, "load", message)])
         log.error("could not load %s: %s", acc, message)
         return LoadResult(acc, "failed", message, item.source_name)
@@ -327,11 +322,11 @@ class Loader:
         if not writes:
             return plans
         cur = self.conn.cursor()
-        replaced = [p.item.parsed.accession_number for p in writes if p.status == "replaced"]
+        replaced = [p.item.accession_number for p in writes if p.status == "replaced"]
         if replaced:
             cur.execute(_DELETE_CHILDREN, {"accs": replaced})
             raw_gone = [
-                p.item.parsed.accession_number
+                p.item.accession_number
                 for p in writes
                 if p.status == "replaced" and p.write_raw
             ]
@@ -341,16 +336,16 @@ class Loader:
         self._copy_children(cur, writes)
         self._upsert_latest(cur, writes)
         parse_errors = [
-            (p.item.parsed.accession_number, p.source_name, "parse", p.item.parsed.parse_error)
+            (p.item.accession_number, p.source_name, "parse", p.item.parse_error)
             for p in writes
-            if p.item.parsed.parse_error
+            if p.item.parse_error
         ]
         if parse_errors:
             self._insert_errors(parse_errors, cur)
         return plans
 
     def _plan(self, items: list[LoadItem], indexes: list[int], force: bool) -> list[_Plan]:
-        accs = [items[i].parsed.accession_number for i in indexes]
+        accs = [items[i].accession_number for i in indexes]
         # FOR UPDATE: a concurrent loader of the same accession waits for this batch.
         rows = self.conn.execute(
             "SELECT accession_number, raw_sha256, parser_version, source_kind, source_name "
@@ -358,7 +353,7 @@ class Loader:
             (accs,),
         ).fetchall()
         existing = {r[0]: _Existing(r[1], r[2], r[3], r[4]) for r in rows}
-        return [_decide(i, items[i], existing.get(items[i].parsed.accession_number), force)
+        return [_decide(i, items[i], existing.get(items[i].accession_number), force)
                 for i in indexes]
 
     def _upsert_filings(self, cur: psycopg.Cursor, writes: list[_Plan]) -> None:
@@ -387,28 +382,12 @@ class Loader:
         )
 
     def _copy_children(self, cur: psycopg.Cursor, writes: list[_Plan]) -> None:
-        rows: dict[str, list[tuple]] = {
-            layout.table: []
-            for layout in (
-                OWNERS_LAYOUT,
-                *ENTRY_LAYOUTS.values(),
-                FOOTNOTES_LAYOUT,
-                FOOTNOTE_REFS_LAYOUT,
-                SIGNATURES_LAYOUT,
-                UNMAPPED_LAYOUT,
-            )
-        }
-        for plan in writes:
-            _child_rows(plan.item.parsed, rows)
-        for layout in (
-            OWNERS_LAYOUT,
-            *ENTRY_LAYOUTS.values(),
-            FOOTNOTES_LAYOUT,
-            FOOTNOTE_REFS_LAYOUT,
-            SIGNATURES_LAYOUT,
-            UNMAPPED_LAYOUT,
-        ):
-            table_rows = rows[layout.table]
+        for layout in CHILD_LAYOUTS:
+            table_rows = [
+                row
+                for plan in writes
+                for row in plan.item.rows.children.get(layout.table, ())
+            ]
             if not table_rows:
                 continue
             with cur.copy(layout.statement()) as copy:
@@ -417,10 +396,8 @@ class Loader:
                     copy.write_row(row)
 
     def _upsert_latest(self, cur: psycopg.Cursor, writes: list[_Plan]) -> None:
-        issuers: list[tuple] = []
-        persons: list[tuple] = []
-        for plan in writes:
-            _latest_candidates(plan.item.parsed, issuers, persons)
+        issuers = [row for plan in writes for row in plan.item.rows.issuers]
+        persons = [row for plan in writes for row in plan.item.rows.persons]
         if issuers:
             cur.execute(_UPSERT_ISSUERS, [list(col) for col in zip(*issuers, strict=True)])
         if persons:
@@ -448,7 +425,7 @@ def _winners(items: list[LoadItem], results: list[LoadResult | None]) -> list[in
     """
     best: dict[str, int] = {}
     for index, item in enumerate(items):
-        acc = item.parsed.accession_number
+        acc = item.accession_number
         previous = best.get(acc)
         if previous is None:
             best[acc] = index
@@ -467,14 +444,14 @@ def _winners(items: list[LoadItem], results: list[LoadResult | None]) -> list[in
 
 
 def _beats(kept: LoadItem, challenger: LoadItem) -> bool:
-    return kept.parsed.source_kind == "submission" and challenger.parsed.source_kind == "xml"
+    return kept.source_kind == "submission" and challenger.source_kind == "xml"
 
 
 def _decide(index: int, item: LoadItem, existing: _Existing | None, force: bool) -> _Plan:
     if existing is None:
         return _Plan(index, item, "loaded", source_name=item.source_name)
     source_name = item.source_name or existing.source_name
-    if existing.source_kind == "submission" and item.parsed.source_kind == "xml":
+    if existing.source_kind == "submission" and item.source_kind == "xml":
         return _Plan(index, item, "unchanged", source_name=source_name, message=XML_NEVER_REPLACES)
     same_bytes = existing.sha256 == item.raw_sha256
     if existing.parser_version > PARSER_VERSION and not force:
@@ -496,210 +473,22 @@ def _decide(index: int, item: LoadItem, existing: _Existing | None, force: bool)
 
 
 def _filing_row(plan: _Plan) -> tuple:
-    parsed = plan.item.parsed
-    header = parsed.header
-    doc = parsed.document.filing if parsed.document else _issuer_from_header(header)
-    filer_ciks = (
-        sorted({f.cik for f in header.filers if f.cik is not None}) if header else None
-    )
-    return (
-        parsed.accession_number,
-        parsed.form_type,
-        *(doc.get(c) for c in _FILING_DOC_COLS),
-        header.filed_date if header else None,
-        header.accepted_at if header else None,
-        header.period if header else None,
-        filer_ciks,
-        parsed.parsed,
-        parsed.parse_error,
-        parsed.source_kind,
-        plan.source_name,
-        plan.item.raw_sha256,
-        PARSER_VERSION,
-    )
-
-
-_HEADER_ISSUER_ROLES = ("issuer", "subject-company")  # pre-2001 headers say SUBJECT COMPANY
-
-
-def _issuer_from_header(header: SubmissionHeader | None) -> dict[str, Any]:
-    """An unparsed filing (pre-2003 text, header only) is still findable by its issuer."""
-    for filer in header.filers if header else ():
-        if filer.role in _HEADER_ISSUER_ROLES and filer.cik is not None:
-            return {"issuer_cik": filer.cik, "issuer_name": filer.name}
-    return {}
-
-
-# Tickers filed as a placeholder: kept as reported in filings, never made the issuer's
-# "latest ticker" (577 NONE/N/A in one quarter of SEC's data set alone).
-PLACEHOLDER_TICKERS = frozenset({"NONE", "N/A", "NA", "-", "--", "NULL", "NOT APPLICABLE", "0"})
-
-
-def issuer_ticker(symbol: object) -> str | None:
-    if not isinstance(symbol, str):
-        return None
-    cleaned = symbol.strip()
-    return None if not cleaned or cleaned.upper() in PLACEHOLDER_TICKERS else cleaned
+    item = plan.item
+    return (*item.rows.filing, plan.source_name, item.raw_sha256, PARSER_VERSION)
 
 
 def _raw_row(item: LoadItem) -> tuple:
     packed = item.raw_gzip
     if packed is None:
-        packed = gzip.compress(item.parsed.raw, compresslevel=GZIP_LEVEL, mtime=0)
-    return (item.parsed.accession_number, "gzip", item.raw_size, packed, item.raw_sha256)
-
-
-def _child_rows(parsed: ParsedFiling, out: dict[str, list[tuple]]) -> None:
-    doc = parsed.document
-    if doc is None:
-        return
-    acc = parsed.accession_number
-    # (path, raw value, reason) found while building rows: kept, never dropped.
-    extra: list[tuple[str, str, str]] = []
-    _extra_keys(doc.filing, _FILING_DOC_SET, "ownershipDocument", extra)
-
-    owners = out[OWNERS_LAYOUT.table]
-    for seq, owner in enumerate(doc.owners, 1):
-        owners.append((acc, seq, *(owner.get(c) for c in _OWNER_COLS)))
-        _extra_keys(owner, _OWNER_SET, f"reportingOwner[{seq}]", extra)
-
-    for table, entries in doc.entries.items():
-        cols = _ENTRY_COLS.get(table)
-        if cols is None:  # a table the catalog does not know: keep its values verbatim
-            for seq, entry in enumerate(entries, 1):
-                _extra_keys(entry, frozenset(), f"{table}[{seq}]", extra)
-            continue
-        allowed = _ENTRY_SETS[table]
-        target = out[table]
-        for seq, entry in enumerate(entries, 1):
-            target.append((acc, seq, *(entry.get(c) for c in cols)))
-            _extra_keys(entry, allowed, f"{table}[{seq}]", extra)
-
-    seen: set[str] = set()
-    notes = out[FOOTNOTES_LAYOUT.table]
-    for footnote_id, text in doc.footnotes:
-        if footnote_id in seen:
-            extra.append((f"footnotes/footnote[@id='{footnote_id}']", text or "",
-                          "duplicate footnote id; the first one is kept in footnotes"))
-            continue
-        seen.add(footnote_id)
-        notes.append((acc, footnote_id, text))
-
-    refs = out[FOOTNOTE_REFS_LAYOUT.table]
-    for ref in doc.footnote_refs:
-        refs.append((acc, ref.footnote_id, ref.table_name, ref.sequence, ref.column_name))
-
-    signatures = out[SIGNATURES_LAYOUT.table]
-    for seq, (name, signed) in enumerate(doc.signatures, 1):
-        signatures.append((acc, seq, name, signed))
-
-    unmapped = out[UNMAPPED_LAYOUT.table]
-    seq = 0
-    for seq, value in enumerate(doc.unmapped, 1):
-        unmapped.append((acc, seq, value.path, value.raw_value, value.reason))
-    for offset, (path, raw_value, reason) in enumerate(extra, seq + 1):
-        unmapped.append((acc, offset, path, raw_value, reason))
-
-
-def _extra_keys(
-    row: dict[str, Any], allowed: frozenset[str], where: str, out: list[tuple[str, str, str]]
-) -> None:
-    if allowed.issuperset(row):
-        return
-    for key, value in row.items():
-        if key not in allowed:
-            out.append((f"{where}/{key}", "" if value is None else str(value),
-                        "no column for this value in the catalog"))
-
-
-def _latest_candidates(parsed: ParsedFiling, issuers: list[tuple], persons: list[tuple]) -> None:
-    """Issuer/person rows this filing proposes, with its ordering key.
-
-    From the ownership document when there is one, else from the SGML header.
-    """
-    header = parsed.header
-    filed = header.filed_date if header else None
-    doc = parsed.document
-    period = doc.filing.get("period_of_report") if doc else None
-    if period is None and header is not None:
-        period = header.period
-    as_of = filed or period
-    acc = parsed.accession_number
-    if doc is not None:
-        cik = doc.filing.get("issuer_cik")
-        if cik is not None:
-            issuers.append((cik, doc.filing.get("issuer_name"),
-                            issuer_ticker(doc.filing.get("issuer_trading_symbol")),
-                            as_of, acc, filed, period))
-        for owner in doc.owners:
-            owner_cik = owner.get("rpt_owner_cik")
-            if owner_cik is not None:
-                persons.append((owner_cik, owner.get("rpt_owner_name"), as_of, acc, filed, period))
-        return
-    if header is None:
-        return
-    for filer in header.filers:
-        if filer.cik is None:
-            continue
-        if filer.role in _HEADER_ISSUER_ROLES:
-            issuers.append((filer.cik, filer.name, None, as_of, acc, filed, period))
-        elif filer.role == "reporting-owner":
-            persons.append((filer.cik, filer.name, as_of, acc, filed, period))
+        if item.raw is None:  # prepare() always keeps one of the two
+            raise ValueError("LoadItem holds neither the raw bytes nor their gzip copy")
+        packed = gzip.compress(item.raw, compresslevel=GZIP_LEVEL, mtime=0)
+    return (item.accession_number, "gzip", item.raw_size, packed, item.raw_sha256)
 
 
 # ---------------------------------------------------------------------------
-# NUL bytes: PostgreSQL text cannot hold them
+# Errors
 # ---------------------------------------------------------------------------
-
-
-def _find_nul(item: LoadItem) -> str | None:
-    """Where a NUL character sits in a text value of this filing, or None.
-
-    Only filings whose raw bytes contain a NUL byte (or whose header/parse error were
-    built some other way) can have one, so the cheap byte test comes first.
-    """
-    parsed = item.parsed
-    if not item.raw_has_nul and not _has_nul(item.source_name):
-        return None
-    for path, value in _text_values(parsed, item.source_name):
-        if _has_nul(value):
-            return f"NUL character in {path} (PostgreSQL text cannot store it)"
-    return None
-
-
-def _has_nul(value: object) -> bool:
-    return isinstance(value, str) and "\x00" in value
-
-
-def _text_values(parsed: ParsedFiling, source_name: str | None) -> Iterator[tuple[str, Any]]:
-    yield "source name", source_name
-    yield "parse error", parsed.parse_error
-    yield "accession number", parsed.accession_number
-    if parsed.header:
-        yield "header form type", parsed.header.form_type
-        for filer in parsed.header.filers:
-            yield f"header {filer.role} name", filer.name
-    doc = parsed.document
-    if doc is None:
-        return
-    yield from (("document/" + k, v) for k, v in doc.filing.items())
-    for i, owner in enumerate(doc.owners, 1):
-        yield from ((f"reportingOwner[{i}]/{k}", v) for k, v in owner.items())
-    for table, entries in doc.entries.items():
-        for i, entry in enumerate(entries, 1):
-            yield from ((f"{table}[{i}]/{k}", v) for k, v in entry.items())
-    for footnote_id, text in doc.footnotes:
-        yield f"footnote {footnote_id!r}", footnote_id
-        yield f"footnote {footnote_id!r}", text
-    for ref in doc.footnote_refs:
-        yield "footnote reference", ref.footnote_id
-        yield "footnote reference", ref.column_name
-    for name, _ in doc.signatures:
-        yield "signature name", name
-    for value in doc.unmapped:
-        yield f"unmapped {value.path}", value.path
-        yield f"unmapped {value.path}", value.raw_value
-        yield f"unmapped {value.path}", value.reason
 
 
 def _connection_lost(conn: psycopg.Connection, exc: BaseException) -> bool:

@@ -6,8 +6,9 @@ imports only the parser and the standard library: no click, psycopg, SQLAlchemy 
 requests (about 50 MB per worker that a parser never uses). ``tests/test_worker.py``
 keeps it that way.
 
-The raw bytes never travel back to the loading process: their SHA-256, size, NUL flag
-and gzip copy are computed here, and ``ParsedFiling.raw`` is emptied before pickling.
+A worker hands the loading process a ``LoadItem``: the filing's table rows (built here,
+``ingest.rows``), its raw bytes' SHA-256, size and gzip copy; neither the parsed document
+nor the raw bytes cross over.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TypeVar
 
 from .parse import parse_file
 from .records import ParsedFiling, ParseError
+from .rows import FilingRows, build_rows
 
 # Level 3: ~140 us for a 15 KB filing and 13.7% of the size, against ~200 us / 12.5% at 6
 # (measured on the corpus); levels 1-3 cost about the same.
@@ -30,19 +32,30 @@ GZIP_LEVEL = 3
 
 @dataclass(slots=True)
 class LoadItem:
-    """A parsed filing plus what the loader needs of its raw bytes.
+    """One filing as the loader takes it: its rows, and its raw bytes hashed and packed.
 
-    ``raw_*`` may be computed ahead (``prepare``, in a parse worker) so that the loading
-    process spends its time on the database; the loader fills in what is missing from
-    ``parsed.raw``.
+    Built by ``prepare``, in a parse worker for ``ingest``/``reparse`` (only this small,
+    picklable object crosses to the loading process: no document, no raw bytes).
     """
 
-    parsed: ParsedFiling
-    source_name: str | None = None
-    raw_sha256: str | None = None
-    raw_gzip: bytes | None = None
-    raw_size: int | None = None
-    raw_has_nul: bool | None = None
+    rows: FilingRows
+    source_name: str | None
+    raw_sha256: str
+    raw_size: int
+    raw_gzip: bytes | None  # None: the loader compresses ``raw`` if it stores it
+    raw: bytes | None = None  # kept only while ``raw_gzip`` is None
+
+    @property
+    def accession_number(self) -> str:
+        return self.rows.accession_number
+
+    @property
+    def source_kind(self) -> str:
+        return self.rows.source_kind
+
+    @property
+    def parse_error(self) -> str | None:
+        return self.rows.parse_error
 
 
 @dataclass(slots=True)
@@ -63,28 +76,26 @@ def prepare(
     source_name: str | None = None,
     *,
     packed: bytes | None = None,
-    detach_raw: bool = False,
+    compress: bool = True,
 ) -> LoadItem:
-    """Hash and compress the raw bytes now (picklable; meant for worker processes).
+    """Rows, hash and compressed copy of one parsed filing, computed now.
 
     ``packed``: the raw bytes already gzip-compressed (reparse reads them so from the
-    database), reused instead of compressing again. ``detach_raw``: empty
-    ``parsed.raw`` afterwards, so that only the compressed copy crosses to the loader.
+    database), reused instead of compressing again. ``compress=False`` keeps the raw
+    bytes instead, for the loader to compress only if it stores them.
     """
     raw = parsed.raw
-    item = LoadItem(
-        parsed=parsed,
+    raw_has_nul = b"\x00" in raw
+    if packed is None and compress:
+        packed = gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
+    return LoadItem(
+        rows=build_rows(parsed, source_name, raw_has_nul),
         source_name=source_name,
         raw_sha256=hashlib.sha256(raw).hexdigest(),
-        raw_gzip=packed if packed is not None else gzip.compress(
-            raw, compresslevel=GZIP_LEVEL, mtime=0
-        ),
         raw_size=len(raw),
-        raw_has_nul=b"\x00" in raw,
+        raw_gzip=packed,
+        raw=None if packed is not None else raw,
     )
-    if detach_raw:
-        parsed.raw = b""
-    return item
 
 
 def read_and_parse(task: tuple[str, str | None]) -> Outcome:
@@ -104,7 +115,7 @@ def read_and_parse(task: tuple[str, str | None]) -> Outcome:
         return FileFailure(path, "parse", str(exc))
     except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the run
         return FileFailure(path, "parse", f"internal parser error: {first_line(exc)}")
-    return prepare(parsed, source_name=path, detach_raw=True)
+    return prepare(parsed, source_name=path)
 
 
 def reparse_stored(task: tuple[str, str | None, bytes, str | None]) -> Outcome:
@@ -123,10 +134,7 @@ def reparse_stored(task: tuple[str, str | None, bytes, str | None]) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the run
         return FileFailure(label, "parse", f"{accession}: internal parser error: {exc}")
     return prepare(
-        parsed,
-        source_name=source_name,
-        packed=stored if compression == "gzip" else None,
-        detach_raw=True,
+        parsed, source_name=source_name, packed=stored if compression == "gzip" else None
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import ingest.parse
 from ingest import load as load_module
-from ingest.load import Loader, LoadItem, prepare
+from ingest.load import Loader, prepare
 from ingest.records import (
     PARSER_VERSION,
     FootnoteRef,
@@ -147,7 +147,7 @@ def statuses(results) -> list[str]:
 
 def test_new_filing_lands_in_every_table(db_conn: psycopg.Connection) -> None:
     filing = make_filing()
-    results = Loader(db_conn).load([LoadItem(filing, source_name="/data/a.txt")])
+    results = Loader(db_conn).load([prepare(filing, source_name="/data/a.txt")])
     assert statuses(results) == ["loaded"]
     assert results[0].source_name == "/data/a.txt"
 

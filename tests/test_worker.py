@@ -65,16 +65,20 @@ def test_spawned_pool_worker_imports_only_the_parser() -> None:
     assert _heavy(in_worker) == []
 
 
-def test_read_and_parse_detaches_raw_but_keeps_what_the_loader_needs() -> None:
+def test_read_and_parse_hands_over_rows_and_packed_raw_only() -> None:
     raw = APPLE_SUBMISSION.read_bytes()
     item = read_and_parse((str(APPLE_SUBMISSION), None))
     assert isinstance(item, LoadItem)
-    assert item.parsed.raw == b""  # the bytes stay in the worker
+    assert item.raw is None  # the bytes stay in the worker; their gzip copy travels
     assert item.raw_size == len(raw)
     assert item.raw_sha256 == hashlib.sha256(raw).hexdigest()
     assert gzip.decompress(item.raw_gzip) == raw
-    assert item.raw_has_nul is False
-    assert item.parsed.accession_number == APPLE_ACCESSION
+    assert item.accession_number == APPLE_ACCESSION
+    assert item.source_kind == "submission"
+    assert item.rows.nul_problem is None
+    [owner] = item.rows.children["filing_owners"]
+    assert owner[:4] == (APPLE_ACCESSION, 1, 1462356, "Adams Katherine L.")
+    assert item.rows.issuers[0][:3] == (320193, "Apple Inc.", "AAPL")
 
 
 def test_reparse_stored_reuses_the_stored_gzip() -> None:
@@ -95,11 +99,13 @@ def test_reparse_stored_reports_unreadable_raw() -> None:
 
 
 def test_detached_item_with_nul_is_refused_by_the_loader(db_conn) -> None:
-    # The NUL check must work from the flag alone: the raw bytes are not there any more.
+    # The NUL check is made in the worker: the raw bytes never reach the loader.
     # (A NUL in the header's issuer name: PostgreSQL text cannot store it.)
     raw = APPLE_SUBMISSION.read_bytes().replace(b"Apple Inc.\n", b"Apple\x00Inc.\n")
-    item = prepare(parse_file(raw, "nul.txt"), source_name="nul.txt", detach_raw=True)
-    assert item.raw_has_nul is True
+    item = prepare(parse_file(raw, "nul.txt"), source_name="nul.txt")
+    assert item.rows.nul_problem == (
+        "NUL character in header issuer name (PostgreSQL text cannot store it)"
+    )
     [result] = Loader(db_conn).load([item])
     assert result.status == "failed"
     assert "NUL character" in (result.message or "")

@@ -1,0 +1,286 @@
+"""ParsedFiling -> the rows of each table, as plain tuples. Pure (no database).
+
+Built in the parse worker processes (``ingest.worker``), so that the loading process
+only streams ready rows to PostgreSQL: turning documents into rows is per-value Python
+work that parallelises, the COPY that follows does not. Imports only the record types
+(a worker must stay lean). Column order follows ``models.schema``; ``ingest.load``
+checks the table names and row widths against it when it is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .records import (
+    ENTRY_TABLES,
+    FILING_DOCUMENT_COLUMNS,
+    OWNER_COLUMNS,
+    ParsedFiling,
+    SubmissionHeader,
+)
+
+OWNERS_TABLE = "filing_owners"
+FOOTNOTES_TABLE = "footnotes"
+FOOTNOTE_REFS_TABLE = "footnote_references"
+SIGNATURES_TABLE = "owner_signatures"
+UNMAPPED_TABLE = "unmapped_values"
+# Every table rows are built for, in the order the loader writes them.
+CHILD_TABLE_NAMES: tuple[str, ...] = (
+    OWNERS_TABLE,
+    *ENTRY_TABLES,
+    FOOTNOTES_TABLE,
+    FOOTNOTE_REFS_TABLE,
+    SIGNATURES_TABLE,
+    UNMAPPED_TABLE,
+)
+
+_FILING_DOC_COLS = tuple(FILING_DOCUMENT_COLUMNS)
+_OWNER_COLS = tuple(OWNER_COLUMNS)
+_OWNER_SET = frozenset(OWNER_COLUMNS)
+_FILING_DOC_SET = frozenset(FILING_DOCUMENT_COLUMNS)
+_ENTRY_COLS = {name: tuple(cols) for name, cols in ENTRY_TABLES.items()}
+_ENTRY_SETS = {name: frozenset(cols) for name, cols in ENTRY_TABLES.items()}
+
+_HEADER_ISSUER_ROLES = ("issuer", "subject-company")  # pre-2001 headers say SUBJECT COMPANY
+
+# Tickers filed as a placeholder: kept as reported in filings, never made the issuer's
+# "latest ticker" (577 NONE/N/A in one quarter of SEC's data set alone).
+PLACEHOLDER_TICKERS = frozenset({"NONE", "N/A", "NA", "-", "--", "NULL", "NOT APPLICABLE", "0"})
+
+
+@dataclass(slots=True)
+class FilingRows:
+    """Everything the loader writes for one filing.
+
+    ``filing`` holds the ``filings`` columns up to ``source_kind``; the loader appends
+    ``source_name``, ``raw_sha256`` and ``parser_version`` (the source name may come
+    from the stored row). ``issuers``/``persons`` are the rows this filing proposes for
+    the latest-name tables, with their ordering key. ``nul_problem`` says where a NUL
+    character sits in a text value (PostgreSQL text cannot store one): such a filing
+    is refused and recorded, not written.
+    """
+
+    accession_number: str
+    source_kind: str
+    parse_error: str | None
+    filing: tuple
+    children: dict[str, list[tuple]]
+    issuers: list[tuple]
+    persons: list[tuple]
+    nul_problem: str | None = None
+
+
+def build_rows(parsed: ParsedFiling, source_name: str | None, raw_has_nul: bool) -> FilingRows:
+    """All rows of one parsed filing (``raw_has_nul``: its raw bytes hold a NUL byte)."""
+    issuers: list[tuple] = []
+    persons: list[tuple] = []
+    latest_candidates(parsed, issuers, persons)
+    nul_problem = None
+    if raw_has_nul or has_nul(source_name):  # the cheap test first: NULs are rare
+        nul_problem = find_nul(parsed, source_name)
+    return FilingRows(
+        accession_number=parsed.accession_number,
+        source_kind=parsed.source_kind,
+        parse_error=parsed.parse_error,
+        filing=filing_values(parsed),
+        children=child_rows(parsed),
+        issuers=issuers,
+        persons=persons,
+        nul_problem=nul_problem,
+    )
+
+
+def filing_values(parsed: ParsedFiling) -> tuple:
+    header = parsed.header
+    doc = parsed.document.filing if parsed.document else _issuer_from_header(header)
+    filer_ciks = (
+        sorted({f.cik for f in header.filers if f.cik is not None}) if header else None
+    )
+    return (
+        parsed.accession_number,
+        parsed.form_type,
+        *(doc.get(c) for c in _FILING_DOC_COLS),
+        header.filed_date if header else None,
+        header.accepted_at if header else None,
+        header.period if header else None,
+        filer_ciks,
+        parsed.parsed,
+        parsed.parse_error,
+        parsed.source_kind,
+    )
+
+
+def _issuer_from_header(header: SubmissionHeader | None) -> dict[str, Any]:
+    """An unparsed filing (pre-2003 text, header only) is still findable by its issuer."""
+    for filer in header.filers if header else ():
+        if filer.role in _HEADER_ISSUER_ROLES and filer.cik is not None:
+            return {"issuer_cik": filer.cik, "issuer_name": filer.name}
+    return {}
+
+
+def issuer_ticker(symbol: object) -> str | None:
+    if not isinstance(symbol, str):
+        return None
+    cleaned = symbol.strip()
+    return None if not cleaned or cleaned.upper() in PLACEHOLDER_TICKERS else cleaned
+
+
+def child_rows(parsed: ParsedFiling) -> dict[str, list[tuple]]:
+    """Rows of every child table of ``filings`` (tables without rows left out)."""
+    out: dict[str, list[tuple]] = {}
+    doc = parsed.document
+    if doc is None:
+        return out
+    acc = parsed.accession_number
+    # (path, raw value, reason) found while building rows: kept, never dropped.
+    extra: list[tuple[str, str, str]] = []
+    _extra_keys(doc.filing, _FILING_DOC_SET, "ownershipDocument", extra)
+
+    if doc.owners:
+        owners = out[OWNERS_TABLE] = []
+        for seq, owner in enumerate(doc.owners, 1):
+            owners.append((acc, seq, *(owner.get(c) for c in _OWNER_COLS)))
+            _extra_keys(owner, _OWNER_SET, f"reportingOwner[{seq}]", extra)
+
+    for table, entries in doc.entries.items():
+        cols = _ENTRY_COLS.get(table)
+        if cols is None:  # a table the catalog does not know: keep its values verbatim
+            for seq, entry in enumerate(entries, 1):
+                _extra_keys(entry, frozenset(), f"{table}[{seq}]", extra)
+            continue
+        if not entries:
+            continue
+        allowed = _ENTRY_SETS[table]
+        target = out.setdefault(table, [])
+        for seq, entry in enumerate(entries, 1):
+            target.append((acc, seq, *(entry.get(c) for c in cols)))
+            _extra_keys(entry, allowed, f"{table}[{seq}]", extra)
+
+    seen: set[str] = set()
+    notes: list[tuple] = []
+    for footnote_id, text in doc.footnotes:
+        if footnote_id in seen:
+            extra.append((f"footnotes/footnote[@id='{footnote_id}']", text or "",
+                          "duplicate footnote id; the first one is kept in footnotes"))
+            continue
+        seen.add(footnote_id)
+        notes.append((acc, footnote_id, text))
+    if notes:
+        out[FOOTNOTES_TABLE] = notes
+
+    if doc.footnote_refs:
+        out[FOOTNOTE_REFS_TABLE] = [
+            (acc, ref.footnote_id, ref.table_name, ref.sequence, ref.column_name)
+            for ref in doc.footnote_refs
+        ]
+
+    if doc.signatures:
+        out[SIGNATURES_TABLE] = [
+            (acc, seq, name, signed) for seq, (name, signed) in enumerate(doc.signatures, 1)
+        ]
+
+    unmapped = [
+        (acc, seq, value.path, value.raw_value, value.reason)
+        for seq, value in enumerate(doc.unmapped, 1)
+    ]
+    for offset, (path, raw_value, reason) in enumerate(extra, len(unmapped) + 1):
+        unmapped.append((acc, offset, path, raw_value, reason))
+    if unmapped:
+        out[UNMAPPED_TABLE] = unmapped
+    return out
+
+
+def _extra_keys(
+    row: dict[str, Any], allowed: frozenset[str], where: str, out: list[tuple[str, str, str]]
+) -> None:
+    if allowed.issuperset(row):
+        return
+    for key, value in row.items():
+        if key not in allowed:
+            out.append((f"{where}/{key}", "" if value is None else str(value),
+                        "no column for this value in the catalog"))
+
+
+def latest_candidates(parsed: ParsedFiling, issuers: list[tuple], persons: list[tuple]) -> None:
+    """Issuer/person rows this filing proposes, with its ordering key.
+
+    From the ownership document when there is one, else from the SGML header.
+    """
+    header = parsed.header
+    filed = header.filed_date if header else None
+    doc = parsed.document
+    period = doc.filing.get("period_of_report") if doc else None
+    if period is None and header is not None:
+        period = header.period
+    as_of = filed or period
+    acc = parsed.accession_number
+    if doc is not None:
+        cik = doc.filing.get("issuer_cik")
+        if cik is not None:
+            issuers.append((cik, doc.filing.get("issuer_name"),
+                            issuer_ticker(doc.filing.get("issuer_trading_symbol")),
+                            as_of, acc, filed, period))
+        for owner in doc.owners:
+            owner_cik = owner.get("rpt_owner_cik")
+            if owner_cik is not None:
+                persons.append((owner_cik, owner.get("rpt_owner_name"), as_of, acc, filed, period))
+        return
+    if header is None:
+        return
+    for filer in header.filers:
+        if filer.cik is None:
+            continue
+        if filer.role in _HEADER_ISSUER_ROLES:
+            issuers.append((filer.cik, filer.name, None, as_of, acc, filed, period))
+        elif filer.role == "reporting-owner":
+            persons.append((filer.cik, filer.name, as_of, acc, filed, period))
+
+
+# ---------------------------------------------------------------------------
+# NUL bytes: PostgreSQL text cannot hold them
+# ---------------------------------------------------------------------------
+
+
+def find_nul(parsed: ParsedFiling, source_name: str | None) -> str | None:
+    """Where a NUL character sits in a text value of this filing, or None."""
+    for path, value in _text_values(parsed, source_name):
+        if has_nul(value):
+            return f"NUL character in {path} (PostgreSQL text cannot store it)"
+    return None
+
+
+def has_nul(value: object) -> bool:
+    return isinstance(value, str) and "\x00" in value
+
+
+def _text_values(parsed: ParsedFiling, source_name: str | None) -> Iterator[tuple[str, Any]]:
+    yield "source name", source_name
+    yield "parse error", parsed.parse_error
+    yield "accession number", parsed.accession_number
+    if parsed.header:
+        yield "header form type", parsed.header.form_type
+        for filer in parsed.header.filers:
+            yield f"header {filer.role} name", filer.name
+    doc = parsed.document
+    if doc is None:
+        return
+    yield from (("document/" + k, v) for k, v in doc.filing.items())
+    for i, owner in enumerate(doc.owners, 1):
+        yield from ((f"reportingOwner[{i}]/{k}", v) for k, v in owner.items())
+    for table, entries in doc.entries.items():
+        for i, entry in enumerate(entries, 1):
+            yield from ((f"{table}[{i}]/{k}", v) for k, v in entry.items())
+    for footnote_id, text in doc.footnotes:
+        yield f"footnote {footnote_id!r}", footnote_id
+        yield f"footnote {footnote_id!r}", text
+    for ref in doc.footnote_refs:
+        yield "footnote reference", ref.footnote_id
+        yield "footnote reference", ref.column_name
+    for name, _ in doc.signatures:
+        yield "signature name", name
+    for value in doc.unmapped:
+        yield f"unmapped {value.path}", value.path
+        yield f"unmapped {value.path}", value.raw_value
+        yield f"unmapped {value.path}", value.reason
