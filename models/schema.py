@@ -90,9 +90,11 @@ filings = Table(
     Column("parser_version", Integer, nullable=False),
     Column("ingested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True)),
-    Index("ix_filings_issuer_cik", "issuer_cik"),
+    # issuer_cik alone is served by the (issuer_cik, ...) indexes (migration 0004).
     Index("ix_filings_filed_date", "filed_date"),
     Index("ix_filings_period_of_report", "period_of_report"),
+    Index("ix_filings_issuer_filed_date", "issuer_cik", "filed_date"),
+    Index("ix_filings_issuer_period", "issuer_cik", "period_of_report"),
 )
 
 raw_submissions = Table(
@@ -131,7 +133,7 @@ filing_owners = Table(
     _accession_fk(),
     Column("sequence", Integer, primary_key=True, autoincrement=False),
     *catalog_columns(OWNER_COLUMNS),
-    Index("ix_filing_owners_rpt_owner_cik", "rpt_owner_cik"),
+    Index("ix_filing_owners_cik_accession", "rpt_owner_cik", "accession_number"),
 )
 
 
@@ -140,7 +142,7 @@ def _entry_table(name: str, columns: dict[str, Kind]) -> Table:
     if "transaction_code" in columns:  # the transaction tables
         indexes = [
             Index(f"ix_{name}_transaction_date", "transaction_date"),
-            Index(f"ix_{name}_transaction_code", "transaction_code"),
+            Index(f"ix_{name}_code_date", "transaction_code", "transaction_date"),
         ]
     return Table(
         name,
@@ -172,7 +174,7 @@ footnote_references = Table(
     Column("table_name", Text, nullable=False),
     Column("sequence", Integer),  # NULL: table- or document-level reference
     Column("column_name", Text, nullable=False),
-    Index("ix_footnote_references_accession_number", "accession_number"),
+    Index("ix_footnote_references_row", "accession_number", "table_name", "sequence"),
 )
 
 owner_signatures = Table(

@@ -181,3 +181,40 @@ def _stop_embedded(pgdata: Path) -> None:
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     server.cleanup()
     db._start_embedded.cache_clear()
+
+
+def test_no_index_is_the_prefix_of_another(db_conn: psycopg.Connection) -> None:
+    # Migration 0004: an index whose columns lead another index on the same table (and
+    # has no WHERE clause nor uniqueness of its own) only costs every load.
+    rows = db_conn.execute(
+        "SELECT i.indrelid::regclass::text, c.relname, i.indkey::int2[], i.indisunique, "
+        "i.indpred IS NOT NULL FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+    ).fetchall()
+    redundant = [
+        (table, name, other)
+        for table, name, keys, unique, partial in rows
+        for table2, other, keys2, _, partial2 in rows
+        if table == table2 and name != other and not unique and not partial and not partial2
+        and len(keys) < len(keys2) and list(keys2[: len(keys)]) == list(keys)
+    ]
+    assert redundant == []
+
+
+def test_migration_0004_downgrade_restores_the_indexes(database_url: str) -> None:
+    from alembic import command
+
+    names = ("ix_filings_issuer_cik", "ix_footnote_references_accession_number")
+    config = db.alembic_config(database_url)
+    command.downgrade(config, "0003")
+    db.dispose_engines()
+    with db.connect(database_url, autocommit=True) as conn:
+        assert [conn.execute("SELECT to_regclass(%s)", (n,)).fetchone()[0] for n in names] == [
+            *names
+        ]
+    command.upgrade(config, "head")
+    db.dispose_engines()
+    with db.connect(database_url, autocommit=True) as conn:
+        assert [conn.execute("SELECT to_regclass(%s)", (n,)).fetchone()[0] for n in names] == [
+            None, None
+        ]
