@@ -62,9 +62,12 @@ _TRANSACTION_MARKERS = frozenset({"transactionCoding", "transactionAmounts", "tr
 # dissemination; should one ever appear we deliberately do not store it.
 _NEVER_STORED = frozenset({"rptOwnerCcc"})
 
-_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:?\d{2})?$")
-_PLAIN_NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
-_GROUPED_NUMBER_RE = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
+# ASCII digits only: Python's \d, isdecimal() and Decimal() also take other scripts'
+# digits (Arabic-Indic, fullwidth...), which no SEC filing means as a number; such a value
+# is kept verbatim in unmapped_values instead.
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:?\d{2})?$", re.ASCII)
+_PLAIN_NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$", re.ASCII)
+_GROUPED_NUMBER_RE = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$", re.ASCII)
 _DECLARATION_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _LESS_THAN = ord("<")
 # How many "!" not preceded by "<" are skipped one by one before the regex takes over.
@@ -763,7 +766,7 @@ def parse_date(text: str) -> date:
 def parse_decimal(text: str) -> Decimal:
     # Fast path, no regex: digits with at most one dot (and at least one digit) is
     # exactly what _PLAIN_NUMBER_RE accepts when there is no sign.
-    if text.replace(".", "", 1).isdecimal() or _PLAIN_NUMBER_RE.match(text):
+    if (text.isascii() and text.replace(".", "", 1).isdecimal()) or _PLAIN_NUMBER_RE.match(text):
         cleaned = text
     elif _GROUPED_NUMBER_RE.match(text):
         cleaned = text.replace(",", "")
@@ -793,7 +796,7 @@ def parse_bool(text: str) -> bool:
 
 
 def parse_cik(text: str) -> int:
-    if not text.isdigit() or len(text) > 10:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
         raise ValueError("not a CIK (up to 10 digits)")
     return int(text)
 

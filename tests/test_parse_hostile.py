@@ -107,6 +107,27 @@ def test_bad_numbers_dates_and_flags_are_kept_not_lost():
     assert "nonDerivativeTable/nonDerivativeTransaction[1]/transactionDate/value" in paths
 
 
+@pytest.mark.parametrize("digits", ["\u0661\u0662\u0663", "\uff11\uff12.5", "1,\u0662\u0663\u0664"])
+def test_digits_of_other_scripts_are_kept_verbatim_not_converted(digits: str):
+    # Python's Decimal() reads Arabic-Indic or fullwidth digits as numbers; an SEC filing
+    # never means them so: the value goes to unmapped_values as written.
+    body = (b"<reportingOwner><reportingOwnerId><rptOwnerCik>\xd9\xa1\xd9\xa2</rptOwnerCik>"
+            b"</reportingOwnerId></reportingOwner>"
+            b"<nonDerivativeTable><nonDerivativeTransaction>"
+            b"<securityTitle><value>Common</value></securityTitle>"
+            b"<transactionDate><value>\xd9\xa2\xd9\xa0\xd9\xa2\xd9\xa3-01-05</value></transactionDate>"
+            b"<transactionAmounts><transactionShares><value>" + digits.encode() + b"</value>"
+            b"</transactionShares></transactionAmounts>"
+            b"</nonDerivativeTransaction></nonDerivativeTable>")
+    doc = parse(minimal(body)).document
+    assert doc.entries["non_derivative_transactions"][0] == {"security_title": "Common"}
+    assert "rpt_owner_cik" not in doc.owners[0]
+    reasons = {u.raw_value: u.reason for u in doc.unmapped}
+    assert reasons[digits] == "not a number"
+    assert reasons["\u0661\u0662"].startswith("not a CIK")
+    assert reasons["\u0662\u0660\u0662\u0663-01-05"].startswith("not a YYYY-MM-DD date")
+
+
 def test_thousands_separators_are_read_as_numbers():
     body = (b"<nonDerivativeTable><nonDerivativeHolding>"
             b"<securityTitle><value>Common</value></securityTitle>"
