@@ -124,22 +124,10 @@ def standin(root: Path, max_rps: float, where: str):
 
 
 def ownership_filings(day: date, count: int) -> list:
-    """``count`` distinct ownership filings on ``day`` (like ``tests.sitegen.ownership_day``,
-    skipping corpus ``.txt`` files that are not full submissions with a text header)."""
-    from tests.edgar_standin import SiteFiling
-    from tests.sitegen import accession_for, copy_as, template_submissions
+    """``count`` distinct ownership filings on ``day`` (``tests.sitegen.ownership_day``)."""
+    from tests.sitegen import ownership_day
 
-    templates = []
-    for raw in template_submissions():
-        try:
-            SiteFiling.from_submission(raw)
-        except ValueError:
-            continue
-        templates.append(raw)
-    return [
-        copy_as(templates[n % len(templates)], accession_for(9000001, day.year, n + 1), day)
-        for n in range(count)
-    ]
+    return ownership_day(day, count)
 
 
 def min_span(times: list[float], count: int) -> float:

@@ -24,7 +24,17 @@ _ACCESSION = re.compile(rb"\d{10}-\d{2}-\d{6}")
 
 
 def template_submissions() -> list[bytes]:
-    return [path.read_bytes() for path in _TEMPLATES]
+    """The corpus submissions the stand-in can publish: those whose text header it reads
+    (a few corpus `.txt` files are bare documents or other layouts, e.g. the Tesla XML)."""
+    return [raw for raw in map(Path.read_bytes, _TEMPLATES) if _publishable(raw)]
+
+
+def _publishable(raw: bytes) -> bool:
+    try:
+        SiteFiling.from_submission(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def accession_for(agent: int, year: int, serial: int) -> str:

@@ -500,3 +500,13 @@ def test_json_documents_are_valid(site: Site) -> None:
         doc = json.loads(path.read_bytes())
         columns = doc["filings"]["recent"] if "filings" in doc else doc
         assert len({len(v) for v in columns.values()}) == 1, path
+
+
+def test_ownership_day_publishes_any_number_of_distinct_filings() -> None:
+    # Beyond the corpus size the templates repeat under new accession numbers; every one
+    # must be a submission the stand-in can publish (a bare-XML `.txt` once broke this).
+    from tests.sitegen import ownership_day
+
+    filings = ownership_day(date(2024, 3, 5), 120)
+    assert len({f.accession for f in filings}) == 120
+    assert {f.filed for f in filings} == {date(2024, 3, 5)}
