@@ -117,7 +117,9 @@ def test_namespaced_section_name_seen_as_a_field_stays_a_section_at_the_root():
 
 # -- value conversion ---------------------------------------------------------------
 
-_DATE_SPEC = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:?\d{2})?$")
+# The specification the fast paths must agree with. ASCII digits only (parser version 2):
+# other scripts' digits are not numbers in a filing.
+_DATE_SPEC = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:?\d{2})?$", re.ASCII)
 
 
 def reference_parse_date(text: str) -> date:
@@ -132,9 +134,9 @@ def reference_parse_date(text: str) -> date:
 
 
 def reference_parse_decimal(text: str) -> Decimal:
-    if re.match(r"^[+-]?(?:\d+\.?\d*|\.\d+)$", text):
+    if re.match(r"^[+-]?(?:\d+\.?\d*|\.\d+)$", text, re.ASCII):
         cleaned = text
-    elif re.match(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$", text):
+    elif re.match(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$", text, re.ASCII):
         cleaned = text.replace(",", "")
     else:
         raise ValueError("not a number")
