@@ -1,8 +1,9 @@
 """The ``edgar-insider`` command line (click).
 
 Commands live on the ``cli`` group; other modules add theirs with ``@cli.command()``
-(see ``register``). Exit codes: 0 ok, 1 some filings failed, 2 usage or configuration
-error (a ``ConfigError`` anywhere in a command prints its message and exits 2).
+(see ``register``). Exit codes: 0 ok, 1 some filings failed (or the database went away
+mid-run), 2 usage or configuration error (a ``ConfigError`` anywhere in a command prints
+its message and exits 2).
 """
 
 from __future__ import annotations
@@ -181,7 +182,9 @@ def ingest(
         read_and_parse, tasks, _worker_count(workers, total), prefetch=2 * batch_size
     )
     with db.connect(target.url, autocommit=True) as conn:
-        counts = load_outcomes(Loader(conn), outcomes, batch_size, total, "ingest")
+        counts = _aborting_on_database_loss(
+            lambda: load_outcomes(Loader(conn), outcomes, batch_size, total, "ingest")
+        )
     _finish(counts)
 
 
@@ -261,8 +264,10 @@ def reparse(everything: bool, batch_size: int, workers: int | None) -> None:
         outcomes = run_pipeline(
             reparse_stored, tasks, _worker_count(workers, total), prefetch=2 * batch_size
         )
-        counts = load_outcomes(
-            Loader(writer), outcomes, batch_size, total, "reparse", force=everything
+        counts = _aborting_on_database_loss(
+            lambda: load_outcomes(
+                Loader(writer), outcomes, batch_size, total, "reparse", force=everything
+            )
         )
     _finish(counts)
 
@@ -389,6 +394,19 @@ def _load_batch(
     )
     counts.update(batch_counts)
     progress.advance(len(results), **{k: v for k, v in batch_counts.items() if v})
+
+
+def _aborting_on_database_loss(load: Callable[[], Counter[str]]) -> Counter[str]:
+    """Run the loading phase. The database lost (restart, shutdown) or failing once work
+    is under way is a failed run, exit 1 (run again: every committed batch stays), not
+    the configuration error (exit 2) that an unreachable database at start-up is."""
+    from .sync import database_failed  # late: ingest.sync imports the fetch stage
+
+    try:
+        return load()
+    except psycopg.OperationalError as exc:
+        click.echo(f"error: {database_failed(exc)}", err=True)
+        sys.exit(1)
 
 
 def _finish(counts: Counter[str]) -> None:

@@ -807,3 +807,29 @@ def test_what_xml_does_to_whitespace_and_control_characters(db_conn):
     assert "0000000004-24-000099" in rows  # a raw NUL byte: malformed, kept with its error
     assert scalar(db_conn, "SELECT count(*) FROM raw_submissions WHERE accession_number LIKE"
                            " '0000000004-24-00009%'") == 2
+
+
+def test_database_cut_off_during_ingest_is_exit_1_and_a_rerun_finishes(database_url, db_conn,
+                                                                       tmp_path):
+    # An unreachable database at start-up is a configuration error (exit 2); lost once the
+    # loading is under way it is a failed run (exit 1, "run again"), as for sync.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in GOOD_FILES:
+        (folder / name).write_bytes((FIXTURES / "load" / name).read_bytes())
+    command = [sys.executable, "-m", "ingest", "ingest", str(folder)]
+    env = {**os.environ, "DATABASE_URL": database_url}
+    with holding(database_url, "LOCK TABLE issuers IN EXCLUSIVE MODE") as lock:
+        proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: backends_waiting(db_conn, "%INTO issuers%") or proc.poll() is not None,
+                 "the loader to block on issuers")
+        assert terminate_others(db_conn, exclude=(lock.pid,)) >= 1
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out + err
+    assert "Traceback" not in err
+    assert "lost the database connection" in err and "Run the same command again" in err, err
+    assert scalar(db_conn, "SELECT count(*) FROM filings") == 0  # the batch rolled back
+    rerun = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "loaded 3, replaced 0, unchanged 0, failed 0" in rerun.stdout
