@@ -178,6 +178,68 @@ def _latest_upsert(table: str, value_cols: Sequence[str], value_types: Sequence[
 _UPSERT_ISSUERS = _latest_upsert("issuers", ["name", "trading_symbol"], ["text", "text"])
 _UPSERT_PERSONS = _latest_upsert("persons", ["name"], ["text"])
 
+# A replaced filing may no longer name an issuer or person whose latest values it supplied
+# (a corrected filing under another CIK): that row is pointed at its newest remaining
+# filing, or keeps its values with no pointer when none is left.
+_NEWEST_FIRST = (
+    "COALESCE(f.filed_date, '-infinity') DESC, "
+    "COALESCE(f.period_of_report, f.header_period, '-infinity') DESC, f.accession_number DESC"
+)
+_AS_OF = "COALESCE(f.filed_date, f.period_of_report, f.header_period)"
+_PLACEHOLDERS_SQL = ", ".join("'" + t.replace("'", "''") + "'" for t in sorted(PLACEHOLDER_TICKERS))
+_NAMED_BY = """
+SELECT ARRAY(SELECT issuer_cik FROM filings
+             WHERE accession_number = ANY(%(accs)s) AND issuer_cik IS NOT NULL),
+       ARRAY(SELECT rpt_owner_cik FROM filing_owners
+             WHERE accession_number = ANY(%(accs)s) AND rpt_owner_cik IS NOT NULL
+             UNION SELECT unnest(filer_ciks) FROM filings WHERE accession_number = ANY(%(accs)s))
+"""
+_REPOINT_ISSUERS = f"""
+WITH stale AS (
+    SELECT i.cik FROM issuers i JOIN filings f ON f.accession_number = i.last_accession_number
+    WHERE i.cik = ANY(%(ciks)s) AND i.last_accession_number = ANY(%(accs)s)
+      AND f.issuer_cik IS DISTINCT FROM i.cik
+), newest AS (
+    SELECT DISTINCT ON (f.issuer_cik) f.issuer_cik AS cik, f.issuer_name AS name,
+           NULLIF(btrim(f.issuer_trading_symbol), '') AS symbol, {_AS_OF} AS as_of,
+           f.accession_number
+    FROM filings f WHERE f.issuer_cik IN (SELECT cik FROM stale)
+    ORDER BY f.issuer_cik, {_NEWEST_FIRST}
+)
+UPDATE issuers i SET
+    name = CASE WHEN n.cik IS NULL THEN i.name ELSE n.name END,
+    trading_symbol = CASE WHEN n.cik IS NULL THEN i.trading_symbol
+                          WHEN upper(n.symbol) IN ({_PLACEHOLDERS_SQL}) THEN NULL
+                          ELSE n.symbol END,
+    as_of = CASE WHEN n.cik IS NULL THEN i.as_of ELSE n.as_of END,
+    last_accession_number = n.accession_number
+FROM stale s LEFT JOIN newest n ON n.cik = s.cik
+WHERE i.cik = s.cik
+"""
+_REPOINT_PERSONS = f"""
+WITH stale AS (
+    SELECT p.cik FROM persons p
+    WHERE p.cik = ANY(%(ciks)s) AND p.last_accession_number = ANY(%(accs)s)
+      AND NOT EXISTS (SELECT 1 FROM filing_owners o
+                      WHERE o.accession_number = p.last_accession_number AND o.rpt_owner_cik = p.cik)
+      AND NOT EXISTS (SELECT 1 FROM filings f  -- an unparsed filing names owners in its header
+                      WHERE f.accession_number = p.last_accession_number AND NOT f.parsed
+                        AND p.cik = ANY(f.filer_ciks))
+), newest AS (
+    SELECT DISTINCT ON (o.rpt_owner_cik) o.rpt_owner_cik AS cik, o.rpt_owner_name AS name,
+           {_AS_OF} AS as_of, f.accession_number
+    FROM filing_owners o JOIN filings f USING (accession_number)
+    WHERE o.rpt_owner_cik IN (SELECT cik FROM stale)
+    ORDER BY o.rpt_owner_cik, {_NEWEST_FIRST}
+)
+UPDATE persons p SET
+    name = CASE WHEN n.cik IS NULL THEN p.name ELSE n.name END,
+    as_of = CASE WHEN n.cik IS NULL THEN p.as_of ELSE n.as_of END,
+    last_accession_number = n.accession_number
+FROM stale s LEFT JOIN newest n ON n.cik = s.cik
+WHERE p.cik = s.cik
+"""
+
 # Child tables cleared when a filing is replaced (raw_submissions handled apart: kept
 # when the bytes did not change, e.g. on reparse).
 _REPLACED_CHILDREN = tuple(t.name for t in schema.CHILD_TABLES if t is not schema.raw_submissions)
@@ -324,6 +386,8 @@ class Loader:
         cur = self.conn.cursor()
         replaced = [p.item.accession_number for p in writes if p.status == "replaced"]
         if replaced:
+            # Who the old versions named, read before their rows go (see _REPOINT_ISSUERS).
+            old_issuers, old_persons = cur.execute(_NAMED_BY, {"accs": replaced}).fetchone()
             cur.execute(_DELETE_CHILDREN, {"accs": replaced})
             raw_gone = [
                 p.item.accession_number
@@ -335,6 +399,9 @@ class Loader:
         self._upsert_filings(cur, writes)
         self._copy_children(cur, writes)
         self._upsert_latest(cur, writes)
+        if replaced:
+            cur.execute(_REPOINT_ISSUERS, {"accs": replaced, "ciks": old_issuers})
+            cur.execute(_REPOINT_PERSONS, {"accs": replaced, "ciks": old_persons})
         parse_errors = [
             (p.item.accession_number, p.source_name, "parse", p.item.parse_error)
             for p in writes

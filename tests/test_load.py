@@ -492,3 +492,37 @@ def test_real_files_end_to_end(db_conn: psycopg.Connection) -> None:
     before = snapshot(db_conn)
     assert set(statuses(loader.load(items))) == {"unchanged"}
     assert snapshot(db_conn) == before
+
+
+def test_replaced_filing_under_another_issuer_repoints_the_latest_rows(
+    db_conn: psycopg.Connection,
+) -> None:
+    # A corrected filing names another issuer and owner: the old issuer and owner no longer
+    # take their latest values from it, but from their newest remaining filing, or keep
+    # their values with no pointer when none is left.
+    loader = Loader(db_conn)
+    loader.load([
+        make_filing("0000000003-24-000001", filed=date(2024, 1, 2),
+                    issuer=(42, "EARLIER NAME INC", "ERL"), owners=[(7, "Doe Jane")]),
+        make_filing("0000000003-24-000002", filed=date(2024, 6, 3),
+                    issuer=(42, "WRONG ISSUER INC", "WRG"), owners=[(7, "Doe Jane (wrong)"),
+                                                                    (5, "Only Here")]),
+    ])
+    assert db_conn.execute("SELECT last_accession_number FROM issuers WHERE cik = 42").fetchone() == (
+        "0000000003-24-000002",)
+    [result] = loader.load([
+        make_filing("0000000003-24-000002", filed=date(2024, 6, 3), raw=b"corrected bytes",
+                    issuer=(99, "RIGHT ISSUER INC", "NONE"), owners=[(8, "Roe Richard")]),
+    ])
+    assert result.status == "replaced"
+    assert db_conn.execute("SELECT * FROM issuers ORDER BY cik").fetchall() == [
+        (42, "EARLIER NAME INC", "ERL", date(2024, 1, 2), "0000000003-24-000001"),
+        (99, "RIGHT ISSUER INC", None, date(2024, 6, 3), "0000000003-24-000002"),
+    ]
+    assert db_conn.execute(
+        "SELECT cik, name, last_accession_number FROM persons ORDER BY cik"
+    ).fetchall() == [
+        (5, "Only Here", None),  # named by no filing any more: values kept, no pointer
+        (7, "Doe Jane", "0000000003-24-000001"),
+        (8, "Roe Richard", "0000000003-24-000002"),
+    ]
