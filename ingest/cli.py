@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,7 +29,7 @@ from .config import ConfigError
 from .load import Loader, LoadResult
 from .progress import Progress
 from .records import PARSER_VERSION
-from .worker import FileFailure, LoadItem, Outcome, read_and_parse, reparse_stored, run_chunk
+from .worker import FileFailure, LoadItem, Outcome, read_and_parse, reparse_stored, run_chunk_pickled
 
 log = logging.getLogger(__name__)
 
@@ -319,20 +320,22 @@ def run_pipeline(
     connections) while the caller consumes results, so parsing and loading overlap.
     About ``prefetch`` tasks are in flight: enough for the workers to parse the next
     batch while the caller loads this one (so make it at least twice the batch size),
-    and a bound on memory however many tasks there are.
+    and a bound on memory however many tasks there are. Finished chunks wait in the
+    window as the pickled bytes the worker sent (a third of the size of the objects) and
+    are unpickled when their turn comes.
     """
     if workers <= 0:
         yield from map(work, tasks)
         return
     in_flight = max(workers * 2, -(-prefetch // chunk))
-    window: deque[Future[list[Outcome]]] = deque()
+    window: deque[Future[bytes]] = deque()
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         for group in _chunks(tasks, chunk):
-            window.append(pool.submit(run_chunk, work, group))
+            window.append(pool.submit(run_chunk_pickled, work, group))
             if len(window) >= in_flight:
-                yield from window.popleft().result()
+                yield from pickle.loads(window.popleft().result())
         while window:
-            yield from window.popleft().result()
+            yield from pickle.loads(window.popleft().result())
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

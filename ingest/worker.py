@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import pickle
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,10 +139,12 @@ def reparse_stored(task: tuple[str, str | None, bytes, str | None]) -> Outcome:
     )
 
 
-def run_chunk(work: Callable[[T], Outcome], group: list[T]) -> list[Outcome]:
-    """``work`` on each task of a group: one round trip to a worker per group. Defined
-    here, not beside the pool in ``ingest.cli``, so that a worker never imports that."""
-    return [work(task) for task in group]
+def run_chunk_pickled(work: Callable[[T], Outcome], group: list[T]) -> bytes:
+    """``work`` on each task of a group (one round trip to a worker per group), the list of
+    outcomes pickled here: the loading process keeps finished chunks as these compact
+    bytes until it uses them. Defined here, not beside the pool in ``ingest.cli``, so that
+    a worker never imports that."""
+    return pickle.dumps([work(task) for task in group], protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def first_line(exc: BaseException) -> str:
