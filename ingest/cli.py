@@ -28,7 +28,7 @@ from . import db
 from .config import ConfigError
 from .load import Loader, LoadResult
 from .progress import Progress
-from .records import PARSER_VERSION
+from .records import PARSER_VERSION, first_line
 from .worker import FileFailure, LoadItem, Outcome, read_and_parse, reparse_stored, run_chunk_pickled
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,13 @@ class EdgarGroup(click.Group):
         except psycopg.errors.InsufficientPrivilege as exc:
             # DATABASE_URL names a role that may not write (e.g. the analysts' reader).
             raise ConfigProblem(
-                f"the database refused a write ({_first_line(exc)}): DATABASE_URL must name "
+                f"the database refused a write ({first_line(exc)}): DATABASE_URL must name "
                 "the role that owns the edgar-insider tables, not a read-only one"
             ) from exc
         except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:
             # Server down or unreachable: a setup problem, reported without a traceback
             # (driver messages name host and user, never the password).
-            raise ConfigProblem(f"database error: {_first_line(exc)}") from exc
+            raise ConfigProblem(f"database error: {first_line(exc)}") from exc
 
 
 @click.group(cls=EdgarGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -523,11 +523,6 @@ def table_counts(conn: psycopg.Connection) -> list[tuple[str, int, bool]]:
 def _one_line(text: str | None, limit: int = 160) -> str:
     flat = " ".join((text or "").split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _register_edgar_commands() -> None:

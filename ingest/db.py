@@ -30,6 +30,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from .config import ConfigError, data_home
+from .records import first_line
 
 log = logging.getLogger(__name__)
 
@@ -202,12 +203,7 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Conn
     try:
         return psycopg.connect(libpq_conninfo(url), autocommit=autocommit)
     except psycopg.OperationalError as exc:
-        raise ConfigError(f"cannot connect to {mask_url(url)}: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise ConfigError(f"cannot connect to {mask_url(url)}: {first_line(exc)}") from exc
 
 
 # ---------------------------------------------------------------------------
@@ -299,5 +295,5 @@ def ready(environ: Mapping[str, str] | None = None) -> DatabaseTarget:
     try:
         check_schema(target)
     except (sqlalchemy.exc.DBAPIError, psycopg.Error) as exc:  # refused, auth failed, ...
-        raise ConfigError(f"cannot use the database {target.display}: {_first_line(exc)}") from exc
+        raise ConfigError(f"cannot use the database {target.display}: {first_line(exc)}") from exc
     return target

@@ -257,3 +257,11 @@ class ParsedFiling:
 
 class ParseError(Exception):
     """The input cannot be read as a filing at all (no accession, not a filing, ...)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line (else its type's name): what the CLI
+    prints and ingest_errors records. Here, in a module every stage imports, parse
+    workers included."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

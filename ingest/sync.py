@@ -35,7 +35,7 @@ from .fetch import EdgarAccessDenied, EdgarClient, FetchFailed, Unavailable
 from .load import Loader
 from .parse import parse_file
 from .progress import Progress
-from .records import ParseError
+from .records import ParseError, first_line
 from .sgml import EASTERN
 from .worker import LoadItem, prepare
 
@@ -358,7 +358,7 @@ class _Pipeline:
         except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the run (every night)
             return Outcome(
                 item, "failed", stage="parse",
-                error=f"parse failed: internal parser error ({type(exc).__name__}): {_first_line(exc)}",
+                error=f"parse failed: internal parser error ({type(exc).__name__}): {first_line(exc)}",
             )
         # Hash and compress here, in the worker, so the loader spends its time on the DB.
         return Outcome(item, "fetched", load_item=prepare(parsed, source_name=item.path))
@@ -454,14 +454,9 @@ def database_failed(exc: psycopg.OperationalError) -> RunAborted:
         else "the database failed"
     )
     return RunAborted(
-        f"{what} ({_first_line(exc)}); nothing half-written was kept. "
+        f"{what} ({first_line(exc)}); nothing half-written was kept. "
         "Run the same command again to finish the remaining filings."
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 __all__ = [
