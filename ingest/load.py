@@ -21,7 +21,6 @@ bookkeeping atomically with the batch (it then nests with savepoints).
 
 from __future__ import annotations
 
-import gzip
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,12 +34,10 @@ from sqlalchemy.dialects import postgresql
 from models import schema
 
 from .records import PARSER_VERSION, ParsedFiling
-from .rows import CHILD_TABLE_NAMES, PLACEHOLDER_TICKERS, issuer_ticker
-from .worker import GZIP_LEVEL, LoadItem, prepare
+from .rows import CHILD_TABLE_NAMES, PLACEHOLDER_TICKERS
+from .worker import LoadItem, pack_raw, prepare
 
-__all__ = [
-    "GZIP_LEVEL", "PLACEHOLDER_TICKERS", "LoadItem", "LoadResult", "Loader", "issuer_ticker", "prepare"
-]
+__all__ = ["LoadItem", "LoadResult", "Loader", "prepare"]
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +138,13 @@ _UPSERT_FILINGS = sql.SQL(
 )
 
 # The ordering key of a stored filing: (filed date, period, accession), NULL dates lowest.
+_FILING_KEY_PARTS = (
+    "COALESCE(f.filed_date, '-infinity'::date)",
+    "COALESCE(f.period_of_report, f.header_period, '-infinity'::date)",
+    "f.accession_number",
+)
 _FILING_KEY = (
-    "(SELECT ROW(COALESCE(f.filed_date, '-infinity'::date), "
-    "COALESCE(f.period_of_report, f.header_period, '-infinity'::date), f.accession_number) "
-    "FROM filings f WHERE f.accession_number = {acc})"
+    f"(SELECT ROW({', '.join(_FILING_KEY_PARTS)}) FROM filings f WHERE f.accession_number = {{acc}})"
 )
 
 
@@ -181,10 +181,7 @@ _UPSERT_PERSONS = _latest_upsert("persons", ["name"], ["text"])
 # A replaced filing may no longer name an issuer or person whose latest values it supplied
 # (a corrected filing under another CIK): that row is pointed at its newest remaining
 # filing, or keeps its values with no pointer when none is left.
-_NEWEST_FIRST = (
-    "COALESCE(f.filed_date, '-infinity') DESC, "
-    "COALESCE(f.period_of_report, f.header_period, '-infinity') DESC, f.accession_number DESC"
-)
+_NEWEST_FIRST = ", ".join(f"{part} DESC" for part in _FILING_KEY_PARTS)  # by _FILING_KEY
 _AS_OF = "COALESCE(f.filed_date, f.period_of_report, f.header_period)"
 _PLACEHOLDERS_SQL = ", ".join("'" + t.replace("'", "''") + "'" for t in sorted(PLACEHOLDER_TICKERS))
 _NAMED_BY = """
@@ -549,7 +546,7 @@ def _raw_row(item: LoadItem) -> tuple:
     if packed is None:
         if item.raw is None:  # prepare() always keeps one of the two
             raise ValueError("LoadItem holds neither the raw bytes nor their gzip copy")
-        packed = gzip.compress(item.raw, compresslevel=GZIP_LEVEL, mtime=0)
+        packed = pack_raw(item.raw)
     return (item.accession_number, "gzip", item.raw_size, packed, item.raw_sha256)
 
 

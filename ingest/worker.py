@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .parse import parse_file
-from .records import ParsedFiling, ParseError
+from .records import ParsedFiling, ParseError, first_line
 from .rows import FilingRows, build_rows
 
 # Level 3: ~140 us for a 15 KB filing and 13.7% of the size, against ~200 us / 12.5% at 6
@@ -88,7 +88,7 @@ def prepare(
     raw = parsed.raw
     raw_has_nul = b"\x00" in raw
     if packed is None and compress:
-        packed = gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
+        packed = pack_raw(raw)
     return LoadItem(
         rows=build_rows(parsed, source_name, raw_has_nul),
         source_name=source_name,
@@ -97,6 +97,11 @@ def prepare(
         raw_gzip=packed,
         raw=None if packed is not None else raw,
     )
+
+
+def pack_raw(raw: bytes) -> bytes:
+    """The raw bytes as ``raw_submissions`` stores them (compression 'gzip')."""
+    return gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 def read_and_parse(task: tuple[str, str | None]) -> Outcome:
@@ -145,8 +150,3 @@ def run_chunk_pickled(work: Callable[[T], Outcome], group: list[T]) -> bytes:
     bytes until it uses them. Defined here, not beside the pool in ``ingest.cli``, so that
     a worker never imports that."""
     return pickle.dumps([work(task) for task in group], protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
