@@ -72,18 +72,21 @@ def federal_holidays(year: int) -> list[tuple[date, str]]:
     return sorted(days)
 
 
-BUSINESS_DAYS_SQL = """
-CREATE OR REPLACE FUNCTION business_days_between(from_date date, to_date date) RETURNS integer
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    -- Business days d with from_date < d <= to_date (negative when to_date < from_date):
-    -- weekdays, W(d) = weekdays in [1900-01-01, d) with 1900-01-01 a Monday, less the
-    -- weekday rows of federal_holidays in that span.
+# Weekdays d with from_date < d <= to_date (negative when to_date < from_date):
+# W(d) = weekdays in [1900-01-01, d), 1900-01-01 being a Monday. As in migration 0003.
+_WEEKDAYS_BETWEEN = """
     SELECT (5 * floor((to_date + 1 - date '1900-01-01') / 7.0)::int
             + least((to_date + 1 - date '1900-01-01')
                     - 7 * floor((to_date + 1 - date '1900-01-01') / 7.0)::int, 5))
          - (5 * floor((from_date + 1 - date '1900-01-01') / 7.0)::int
             + least((from_date + 1 - date '1900-01-01')
-                    - 7 * floor((from_date + 1 - date '1900-01-01') / 7.0)::int, 5))
+                    - 7 * floor((from_date + 1 - date '1900-01-01') / 7.0)::int, 5))"""
+
+BUSINESS_DAYS_SQL = f"""
+CREATE OR REPLACE FUNCTION business_days_between(from_date date, to_date date) RETURNS integer
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    -- Business days: the weekdays less the weekday rows of federal_holidays in that span.
+    {_WEEKDAYS_BETWEEN.strip()}
          - sign(to_date - from_date)::int * (
             SELECT count(*)::int FROM federal_holidays h
             WHERE h.holiday > least(from_date, to_date)
@@ -93,17 +96,9 @@ $$
 """
 
 # Migration 0003's weekday-only version, restored by the downgrade.
-WEEKDAYS_ONLY_SQL = """
+WEEKDAYS_ONLY_SQL = f"""
 CREATE OR REPLACE FUNCTION business_days_between(from_date date, to_date date) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    -- weekdays d with from_date < d <= to_date (negative when to_date < from_date);
-    -- W(d) = weekdays in [1900-01-01, d), 1900-01-01 being a Monday. No holiday calendar.
-    SELECT (5 * floor((to_date + 1 - date '1900-01-01') / 7.0)::int
-            + least((to_date + 1 - date '1900-01-01')
-                    - 7 * floor((to_date + 1 - date '1900-01-01') / 7.0)::int, 5))
-         - (5 * floor((from_date + 1 - date '1900-01-01') / 7.0)::int
-            + least((from_date + 1 - date '1900-01-01')
-                    - 7 * floor((from_date + 1 - date '1900-01-01') / 7.0)::int, 5))
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $${_WEEKDAYS_BETWEEN}
 $$
 """
 
