@@ -123,13 +123,6 @@ def standin(root: Path, max_rps: float, where: str):
             proc.terminate()
 
 
-def ownership_filings(day: date, count: int) -> list:
-    """``count`` distinct ownership filings on ``day`` (``tests.sitegen.ownership_day``)."""
-    from tests.sitegen import ownership_day
-
-    return ownership_day(day, count)
-
-
 def min_span(times: list[float], count: int) -> float:
     """Smallest time between arrival i and arrival i + count - 1 (inf if fewer)."""
     ordered = sorted(times)
@@ -156,7 +149,7 @@ def bench_sync(
     from ingest.fetch import EdgarClient, RateLimiter, RetryPolicy
     from ingest.sync import Run
     from tests.edgar_standin import build_site, max_in_window
-    from tests.sitegen import other_forms
+    from tests.sitegen import other_forms, ownership_day
 
     limiter_options: dict = {}
     if margin is not None:
@@ -165,7 +158,7 @@ def bench_sync(
         limiter_options["spacing"] = spacing
     folder = Path(tempfile.mkdtemp(prefix="edgar-bench-fetch-"))
     try:
-        site = build_site(folder / "edgar", ownership_filings(DAY, filings) + other_forms(DAY, 20))
+        site = build_site(folder / "edgar", ownership_day(DAY, filings) + other_forms(DAY, 20))
         with (
             ScratchDatabase(server) as database,
             standin(folder / "edgar", max_rps, where) as ((base_url, data_url), get_log),
