@@ -104,6 +104,8 @@ _TRANSACTION: dict[str, Kind] = {
     "transaction_timeliness": Kind.TEXT,
     "transaction_shares": Kind.NUMERIC,
     "transaction_total_value": Kind.NUMERIC,
+    # X0101 (2003) documents give the price as transactionValue inside transactionAmounts.
+    "transaction_value": Kind.NUMERIC,
     "transaction_price_per_share": Kind.NUMERIC,
     "transaction_acquired_disposed_code": Kind.TEXT,
 }
