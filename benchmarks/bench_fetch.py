@@ -147,7 +147,7 @@ def bench_sync(
     from ingest.config import EdgarSettings
     from ingest.db import normalize_url
     from ingest.fetch import EdgarClient, RateLimiter, RetryPolicy
-    from ingest.sync import Run
+    from ingest.runs import Run
     from tests.edgar_standin import build_site, max_in_window
     from tests.sitegen import other_forms, ownership_day
 

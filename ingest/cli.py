@@ -1,70 +1,52 @@
-"""The ``edgar-insider`` command line (click).
+"""The ``edgar-insider`` command line (click): options in, one library call, a report out.
 
-Commands live on the ``cli`` group; other modules add theirs with ``@cli.command()``
-(see ``register``). Exit codes: 0 ok, 1 some filings failed (or the database went away
-mid-run), 2 usage or configuration error (a ``ConfigError`` anywhere in a command prints
-its message and exits 2).
+Each command parses its options and calls one function of ``ingest.runs`` (or of another
+library module); nothing here decides what a failure means. Whatever a command raises is
+translated by ``ingest.errors.as_stop`` into one line on stderr ("Error: ...", as click
+prints its own usage errors) and its exit code
+(:class:`EdgarGroup`); a finished run's code comes from ``ingest.errors.exit_code_for``.
+The exit codes are listed in ``ingest/errors.py`` and the README.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import pickle
 import sys
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_context
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Any, NoReturn
 
 import click
-import psycopg
-import sqlalchemy.exc
 
-from . import db
-from .config import ConfigError
-from .load import Loader, LoadResult
-from .progress import Progress
-from .records import PARSER_VERSION, first_line
-from .worker import FileFailure, LoadItem, Outcome, read_and_parse, reparse_stored, run_chunk_pickled
+from . import db, runs
+from . import status as status_report
+from .config import EdgarSettings
+from .errors import ExitCode, as_stop, exit_code_for
+from .fetch import EdgarClient
+from .pipeline import DEFAULT_BATCH_SIZE, RunReport
+from .records import PARSER_VERSION
 
 log = logging.getLogger(__name__)
 
-INPUT_SUFFIXES = (".txt", ".nc", ".sgml", ".xml")
-DEFAULT_BATCH_SIZE = 500
 STATUS_HINT = "(see: edgar-insider status)"
-EASTERN = ZoneInfo("America/New_York")
-
-T = TypeVar("T")
-
-
-class ConfigProblem(click.ClickException):
-    """A ConfigError surfaced to the user: message on stderr, exit code 2."""
-
-    exit_code = 2
+FAILURES_SHOWN = 20
 
 
 class EdgarGroup(click.Group):
-    """Turns ConfigError (and unreachable databases) into exit code 2 for every command."""
+    """Every command's failures become one line and an exit code, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
-            raise ConfigProblem(str(exc)) from exc
-        except psycopg.errors.InsufficientPrivilege as exc:
-            # DATABASE_URL names a role that may not write (e.g. the analysts' reader).
-            raise ConfigProblem(
-                f"the database refused a write ({first_line(exc)}): DATABASE_URL must name "
-                "the role that owns the edgar-insider tables, not a read-only one"
-            ) from exc
-        except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:
-            # Server down or unreachable: a setup problem, reported without a traceback
-            # (driver messages name host and user, never the password).
-            raise ConfigProblem(f"database error: {first_line(exc)}") from exc
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            stop = as_stop(exc)
+            if stop is None:
+                raise  # a bug: let it show
+            click.echo(f"Error: {stop}", err=True)
+            ctx.exit(int(stop.exit_code))
 
 
 @click.group(cls=EdgarGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,15 +84,57 @@ def _setup_logging(level: int) -> None:
             logger.propagate = False
 
 
-def register(command: click.Command) -> click.Command:
-    """Add a command defined elsewhere (``cli.add_command`` works as well)."""
-    cli.add_command(command)
-    return command
+# ---------------------------------------------------------------------------------------------
+# Shared options and the end of a run
+# ---------------------------------------------------------------------------------------------
 
 
-# ---------------------------------------------------------------------------
-# migrate
-# ---------------------------------------------------------------------------
+def batch_size_option(default: int) -> Callable[[Callable], Callable]:
+    return click.option(
+        "--batch-size", type=click.IntRange(1, 100_000), default=default, show_default=True,
+        help="Filings loaded per database transaction.",
+    )
+
+
+parser_workers_option = click.option(
+    "--workers", type=click.IntRange(0, 256), default=None,
+    help="Parser processes [default: CPU count, none for small runs]; 0 parses in the loading "
+    "process.",
+)
+fetch_workers_option = click.option(
+    "--workers", type=click.IntRange(1, 32), default=runs.FETCH_WORKERS, show_default=True,
+    help="Fetch threads. They share one rate limit (EDGAR_MAX_RPS, at most 10/s).",
+)
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=name) from exc
+
+
+def _client() -> EdgarClient:
+    return EdgarClient(EdgarSettings.from_env())
+
+
+def finish(report: RunReport) -> NoReturn:
+    """Print a run's summary and the filings that need attention; exit with its code."""
+    code = exit_code_for(report)
+    click.echo(report.summary() + (f" {STATUS_HINT}" if code else ""))
+    attention = [*report.failures, *report.unparsed_filings]
+    for key, message in attention[:FAILURES_SHOWN]:
+        click.echo(f"  {key}: {message}", err=True)
+    if len(attention) > FAILURES_SHOWN:
+        click.echo(f"  ... and {len(attention) - FAILURES_SHOWN} more {STATUS_HINT}", err=True)
+    sys.exit(int(code))
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
 
 
 @cli.command()
@@ -130,412 +154,172 @@ def migrate() -> None:
         click.echo(f"{where}: migrated from {before or '(empty)'} to {after}")
 
 
-# ---------------------------------------------------------------------------
-# ingest
-# ---------------------------------------------------------------------------
-
-
-# Options shared by ingest and reparse (both parse in worker processes and load in batches).
-_batch_size_option = click.option(
-    "--batch-size",
-    type=click.IntRange(1, 100_000),
-    default=DEFAULT_BATCH_SIZE,
-    show_default=True,
-    help="Filings per database transaction.",
-)
-_parser_workers_option = click.option(
-    "--workers",
-    type=click.IntRange(0, 256),
-    default=None,
-    help="Parser processes [default: CPU count, none for small runs]; 0 parses in the "
-    "loading process.",
-)
-
-
 @cli.command()
-@click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
-)
-@click.option(
-    "--accession",
-    help="Accession number to file a single input under (when its name and content lack one).",
-)
-@_batch_size_option
-@_parser_workers_option
-def ingest(
-    paths: tuple[Path, ...], accession: str | None, batch_size: int, workers: int | None
-) -> None:
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--accession",
+              help="Accession number to file a single input under (when its name and content lack one).")
+@batch_size_option(DEFAULT_BATCH_SIZE)
+@parser_workers_option
+def ingest(paths: tuple[Path, ...], accession: str | None, batch_size: int, workers: int | None) -> None:
     """Load filings from local files and folders.
 
     PATHS are files or folders (searched recursively) of full submissions (.txt, .nc,
     .sgml) or bare ownership XML (.xml), each possibly gzip-compressed (.gz). Filings
     already stored with the same bytes are left unchanged; changed ones are replaced.
-    A file that cannot be read or parsed is recorded in ingest_errors and skipped.
+    A file that cannot be read or is not a filing is recorded in ingest_errors and skipped.
 
-    Prints `loaded N, replaced N, unchanged N, failed N`; exits 1 if any failed.
+    Prints what it did; exits 1 if any file failed or was stored unparsed.
     """
     if accession is not None and (len(paths) != 1 or not paths[0].is_file()):
         raise click.UsageError("--accession needs exactly one file (not a folder)")
     target = db.ready()
-    total = sum(1 for _ in iter_input_files(paths))
-    tasks = ((str(p), accession) for p in iter_input_files(paths))
-    outcomes = run_pipeline(
-        read_and_parse, tasks, _worker_count(workers, total), prefetch=2 * batch_size
-    )
-    with db.connect(target.url, autocommit=True) as conn:
-        counts = _aborting_on_database_loss(
-            lambda: load_outcomes(Loader(conn), outcomes, batch_size, total, "ingest")
-        )
-    _finish(counts)
-
-
-def iter_input_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named on the command line as given; folders walked, in sorted order,
-    for input suffixes (optionally ``.gz``). Lazy: millions of files cost no memory."""
-    for path in paths:
-        if path.is_dir():
-            yield from _walk(path)
-        else:
-            yield path
-
-
-def _walk(folder: Path) -> Iterator[Path]:
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError as exc:
-        log.warning("cannot list %s: %s", folder, exc)
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk(Path(entry.path))
-        elif entry.is_file() and is_input_name(entry.name):
-            yield Path(entry.path)
-
-
-def is_input_name(name: str) -> bool:
-    lower = name.lower()
-    if lower.endswith(".gz"):
-        lower = lower[:-3]
-    return lower.endswith(INPUT_SUFFIXES)
-
-
-# ---------------------------------------------------------------------------
-# reparse
-# ---------------------------------------------------------------------------
+    finish(runs.ingest_files(target.url, paths, accession, workers=workers, batch_size=batch_size))
 
 
 @cli.command()
-@click.option(
-    "--all",
-    "everything",
-    is_flag=True,
-    help="Re-parse and rewrite every filing, not only those stored by an older parser.",
-)
-@_batch_size_option
-@_parser_workers_option
+@click.option("--all", "everything", is_flag=True,
+              help="Re-parse and rewrite every filing, not only those stored by an older parser.")
+@batch_size_option(DEFAULT_BATCH_SIZE)
+@parser_workers_option
 def reparse(everything: bool, batch_size: int, workers: int | None) -> None:
     """Re-parse stored filings from their raw bytes and rebuild their rows.
 
     Needs no network. By default only filings stored by another parser version are
-    redone; --all redoes every one. Raw bytes come from raw_submissions and are streamed
-    with a server-side cursor, so memory stays flat whatever the size of the database.
+    redone; --all redoes every one. Raw bytes are read a page at a time, so memory stays
+    flat whatever the size of the database.
     """
     target = db.ready()
-    where = "" if everything else "WHERE f.parser_version IS DISTINCT FROM %(version)s"
-    params = {"version": PARSER_VERSION}
-    with (
-        db.connect(target.url) as reader,
-        db.connect(target.url, autocommit=True) as writer,
-    ):
-        total = reader.execute(
-            f"SELECT count(*) FROM filings f JOIN raw_submissions r USING (accession_number) "
-            f"{where}",
-            params,
-        ).fetchone()[0]
-        if not everything:
-            current = writer.execute(
-                "SELECT count(*) FROM filings WHERE parser_version = %s", (PARSER_VERSION,)
-            ).fetchone()[0]
-            if current:
-                click.echo(
-                    f"{current} filings already at parser version {PARSER_VERSION} "
-                    "(skipped; --all redoes them)"
-                )
-        tasks = _stored_raw(reader, where, params, batch_size)
-        outcomes = run_pipeline(
-            reparse_stored, tasks, _worker_count(workers, total), prefetch=2 * batch_size
-        )
-        counts = _aborting_on_database_loss(
-            lambda: load_outcomes(
-                Loader(writer), outcomes, batch_size, total, "reparse", force=everything
-            )
-        )
-    _finish(counts)
+    if not everything:
+        current = runs.filings_at_parser_version(target.url, PARSER_VERSION)
+        if current:
+            click.echo(f"{current} filings already at parser version {PARSER_VERSION} "
+                       "(skipped; --all redoes them)")
+    finish(runs.reparse_filings(target.url, everything, workers=workers, batch_size=batch_size))
 
 
-def _stored_raw(
-    conn: psycopg.Connection, where: str, params: dict, itersize: int
-) -> Iterator[tuple[str, str | None, bytes, str | None]]:
-    # A named (server-side) cursor: rows arrive itersize at a time, never all at once.
-    with conn.cursor(name="edgar_reparse") as cur:
-        cur.itersize = itersize
-        cur.execute(
-            "SELECT f.accession_number, f.source_name, r.raw, r.compression "
-            "FROM filings f JOIN raw_submissions r USING (accession_number) "
-            f"{where} ORDER BY f.accession_number",
-            params,
-        )
-        for acc, source_name, raw, compression in cur:
-            yield acc, source_name, bytes(raw), compression
+@cli.command()
+@click.option("--date", "one_day", metavar="YYYY-MM-DD", help="Sync this one day only.")
+@click.option("--since", metavar="YYYY-MM-DD", help="Sync every day from this one through yesterday.")
+@fetch_workers_option
+@batch_size_option(runs.FETCH_BATCH_SIZE)
+def sync(one_day: str | None, since: str | None, workers: int, batch_size: int) -> None:
+    """Fetch and load the ownership filings EDGAR published (the nightly job).
 
-
-# ---------------------------------------------------------------------------
-# Shared by ingest and reparse: parse in processes, load in this one
-# ---------------------------------------------------------------------------
-
-
-# Below this many files, starting worker processes (~0.5 s each) costs more than it saves.
-POOL_THRESHOLD = 200
-
-
-def _worker_count(requested: int | None, total: int) -> int:
-    if requested is None and total < POOL_THRESHOLD:
-        return 0
-    if requested is None:
-        return os.cpu_count() or 1
-    return requested
-
-
-def run_pipeline(
-    work: Callable[[T], Outcome],
-    tasks: Iterable[T],
-    workers: int,
-    *,
-    prefetch: int = 2 * DEFAULT_BATCH_SIZE,
-    chunk: int = 32,
-) -> Iterator[Outcome]:
-    """``work(task)`` for every task, results in task order.
-
-    With workers > 0 the calls run in a process pool (spawned: no inherited database
-    connections) while the caller consumes results, so parsing and loading overlap.
-    About ``prefetch`` tasks are in flight: enough for the workers to parse the next
-    batch while the caller loads this one (so make it at least twice the batch size),
-    and a bound on memory however many tasks there are. Finished chunks wait in the
-    window as the pickled bytes the worker sent (a third of the size of the objects) and
-    are unpickled when their turn comes.
+    With no option it covers every day from the day after the last daily index it
+    read through yesterday (US Eastern; EDGAR builds a day's index from about 10 pm ET),
+    finishes any filing an interrupted sync left behind, and retries failed or missing
+    filings whose retry is due (hourly at first, then daily, for 14 days). --date and
+    --since retry every filing of their days not loaded yet. Only Forms 3, 4, 5 and their
+    amendments are fetched, one request per filing. Running it twice changes nothing.
     """
-    if workers <= 0:
-        yield from map(work, tasks)
-        return
-    in_flight = max(workers * 2, -(-prefetch // chunk))
-    window: deque[Future[bytes]] = deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        for group in _chunks(tasks, chunk):
-            window.append(pool.submit(run_chunk_pickled, work, group))
-            if len(window) >= in_flight:
-                yield from pickle.loads(window.popleft().result())
-        while window:
-            yield from pickle.loads(window.popleft().result())
+    if one_day and since:
+        raise click.UsageError("give --date or --since, not both")
+    client = _client()
+    target = db.ready()
+    yesterday = runs.yesterday_eastern()
+    with client, runs.Run(target.url, client, workers=workers, batch_size=batch_size,
+                          progress_stream=sys.stderr, command="sync") as run:
+        if one_day:
+            days = [_day(one_day, "--date")]
+        elif since:
+            days = runs.days_between(_day(since, "--since"), yesterday)
+        else:
+            days = run.default_sync_days(yesterday)
+        report = run.sync(days)
+    finish(report)
 
 
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    group: list[T] = []
-    for item in items:
-        group.append(item)
-        if len(group) >= size:
-            yield group
-            group = []
-    if group:
-        yield group
+@cli.command()
+@click.option("--from", "first", metavar="YYYY-MM-DD", help="First filing date to backfill.")
+@click.option("--to", "last", metavar="YYYY-MM-DD", help="Last filing date (default: yesterday).")
+@click.option("--cik", type=int, help="Backfill one issuer's or person's filings (submissions JSON).")
+@fetch_workers_option
+@batch_size_option(runs.FETCH_BATCH_SIZE)
+def backfill(first: str | None, last: str | None, cik: int | None, workers: int, batch_size: int) -> None:
+    """Load history: a date range quarter by quarter, or every filing of one CIK.
+
+    --from/--to read EDGAR's quarterly full indexes (ownership XML starts mid-2003; all of
+    history is about 4-5 million filings, about a week at 10 requests/s). --cik reads
+    data.sec.gov's submissions JSON and its older pages. Resumable: run it again after
+    an interruption and it fetches only what is not loaded yet, failed filings included.
+    """
+    if (first is None) == (cik is None):
+        raise click.UsageError("give either --from (with optional --to) or --cik")
+    start = _day(first, "--from")
+    end = _day(last, "--to") or runs.yesterday_eastern()
+    if start is not None and start > end:
+        raise click.UsageError("--from is after --to")
+    client = _client()
+    target = db.ready()
+    with client, runs.Run(target.url, client, workers=workers, batch_size=batch_size,
+                          progress_stream=sys.stderr, command="backfill") as run:
+        report = run.backfill_cik(cik) if cik is not None else run.backfill_dates(start, end)
+    finish(report)
 
 
-def load_outcomes(
-    loader: Loader,
-    outcomes: Iterable[Outcome],
-    batch_size: int,
-    total: int,
-    label: str,
-    *,
-    force: bool = False,
-) -> Counter[str]:
-    """Load parsed items in batches, record file failures; returns counts per status."""
-    counts: Counter[str] = Counter()
-    progress = Progress(total, label)
-    batch: list[LoadItem] = []
-    try:
-        for outcome in outcomes:
-            if isinstance(outcome, FileFailure):
-                loader.record_error(outcome.stage, outcome.message, source_name=outcome.source_name)
-                where = "" if outcome.source_name in outcome.message else f"{outcome.source_name}: "
-                log.error("%s%s", where, outcome.message)
-                counts["failed"] += 1
-                progress.advance(1, failed=1)
-                continue
-            batch.append(outcome)
-            if len(batch) >= batch_size:
-                _load_batch(loader, batch, counts, progress, force)
-                batch = []
-        if batch:
-            _load_batch(loader, batch, counts, progress, force)
-    finally:
-        progress.close()
-    return counts
+@cli.command()
+@click.option("--date", "one_day", metavar="YYYY-MM-DD", help="Verify this one day.")
+@click.option("--from", "first", metavar="YYYY-MM-DD", help="First day to verify.")
+@click.option("--to", "last", metavar="YYYY-MM-DD", help="Last day to verify (default: yesterday).")
+def verify(one_day: str | None, first: str | None, last: str | None) -> None:
+    """Compare the database with EDGAR's daily indexes and list the differences.
+
+    For each day: ownership filings EDGAR lists that are not in the database (missing;
+    with their queue state), and filings in the database filed that day that EDGAR's index
+    does not list (extra). Exits 1 when any filing is missing.
+    """
+    if one_day and (first or last):
+        raise click.UsageError("give --date, or --from/--to, not both")
+    if one_day:
+        days = [_day(one_day, "--date")]
+    elif first:
+        days = runs.days_between(_day(first, "--from"), _day(last, "--to") or runs.yesterday_eastern())
+    else:
+        raise click.UsageError("give --date D or --from D [--to D]")
+    client = _client()
+    target = db.ready()
+    with client:
+        checks = runs.verify_days(target.url, client, days)
+    for check in checks:
+        for line in _verify_lines(check):
+            click.echo(line)
+    sys.exit(int(ExitCode.INCOMPLETE if any(c.missing for c in checks) else ExitCode.OK))
 
 
-def _load_batch(
-    loader: Loader,
-    batch: Sequence[LoadItem],
-    counts: Counter[str],
-    progress: Any,
-    force: bool,
-) -> None:
-    results: list[LoadResult] = loader.load(batch, force=force)
-    batch_counts = Counter(r.status for r in results)
-    stored = {r.accession_number for r in results if r.status in ("loaded", "replaced")}
-    batch_counts["unparsed"] = sum(
-        1 for item in batch if item.parse_error and item.accession_number in stored
-    )
-    counts.update(batch_counts)
-    progress.advance(len(results), **{k: v for k, v in batch_counts.items() if v})
-
-
-def _aborting_on_database_loss(load: Callable[[], Counter[str]]) -> Counter[str]:
-    """Run the loading phase. The database lost (restart, shutdown) or failing once work
-    is under way is a failed run, exit 1 (run again: every committed batch stays), not
-    the configuration error (exit 2) that an unreachable database at start-up is."""
-    from .sync import database_failed  # late: ingest.sync imports the fetch stage
-
-    try:
-        return load()
-    except psycopg.OperationalError as exc:
-        click.echo(f"error: {database_failed(exc)}", err=True)
-        sys.exit(1)
-
-
-def _finish(counts: Counter[str]) -> None:
-    failed = counts["failed"]
-    line = (
-        f"loaded {counts['loaded']}, replaced {counts['replaced']}, "
-        f"unchanged {counts['unchanged']}, failed {failed}"
-    )
-    if failed:
-        line += f" {STATUS_HINT}"
-    click.echo(line)
-    if counts["unparsed"]:
-        click.echo(
-            f"{counts['unparsed']} filings stored without a parsed document (XML errors) "
-            f"{STATUS_HINT}"
-        )
-    if failed:
-        sys.exit(1)
-
-
-# ---------------------------------------------------------------------------
-# status
-# ---------------------------------------------------------------------------
-
-# Above this many rows (planner estimate) a table's count is the estimate: an exact
-# count(*) of tens of millions of rows takes seconds per table.
-EXACT_COUNT_LIMIT = 1_000_000
+def _verify_lines(check: runs.DayCheck) -> list[str]:
+    if not check.has_index:
+        return [f"{check.day}: no daily index on EDGAR (weekend or holiday)"]
+    lines = [f"{check.day}: EDGAR lists {check.listed} ownership filings; "
+             f"missing {len(check.missing)}, extra {len(check.extra)}"]
+    lines += [f"  missing {acc} ({form}, queue: {state})" for acc, form, state in check.missing]
+    lines += [f"  extra   {acc} (in the database, not in EDGAR's index for {check.day})"
+              for acc in check.extra]
+    return lines
 
 
 @cli.command()
 def status() -> None:
-    """Show rows per table, the newest filing and recent errors.
+    """Show rows per table, the newest filing, the fetch queue and its retries, recent errors.
 
     Also shows the database (password hidden), its schema revision and the parser
     version. Tables above a million rows show the planner's estimate (~).
     """
     target = db.ready()
     with db.connect(target.url, autocommit=True) as conn:
-        click.echo(f"database: {target.display}")
-        click.echo(f"schema revision: {db.current_revision(target.url)} (head {db.head_revision()})")
-        click.echo(f"parser version: {PARSER_VERSION}")
-        click.echo("rows:")
-        rows = table_counts(conn)
-        for table, count, estimated in rows:
-            click.echo(f"  {table:<30} {'~' if estimated else ' '}{count:>12,}")
-        newest = conn.execute(
-            "SELECT accession_number, form_type, issuer_name, filed_date, accepted_at "
-            "FROM filings ORDER BY filed_date DESC NULLS LAST, accepted_at DESC NULLS LAST, "
-            "accession_number DESC LIMIT 1"
-        ).fetchone()
-        if newest is None:
-            click.echo("newest filing: none yet")
-        else:
-            acc, form, issuer, filed, accepted = newest
-            # EDGAR's clock is New York time; show acceptance as filers and SEC see it.
-            when = accepted.astimezone(EASTERN).isoformat() if accepted else str(filed or "?")
-            click.echo(f"newest filing: {acc} form {form or '?'} {issuer or ''} ({when})".rstrip())
-        _show_fetch_queue(conn)
-        errors = conn.execute(
-            "SELECT occurred_at, stage, accession_number, source_name, message "
-            "FROM ingest_errors ORDER BY id DESC LIMIT 10"
-        ).fetchall()
-        total_errors = next((n for table, n, _ in rows if table == "ingest_errors"), len(errors))
-        click.echo(f"recent errors ({total_errors:,} in all):" if errors else "recent errors: none")
-        for occurred, stage, acc, source, message in errors:
-            what = acc or source or "?"
-            click.echo(f"  {occurred:%Y-%m-%d %H:%M:%S} [{stage}] {what}: {_one_line(message)}")
+        report = status_report.collect(conn, target)
+    for line in status_report.render(report):
+        click.echo(line)
 
 
-def _show_fetch_queue(conn: psycopg.Connection) -> None:
-    """The fetcher's queue by status, and the filings that failed or are missing on EDGAR."""
-    by_status = dict(conn.execute("SELECT status, count(*) FROM fetch_queue GROUP BY status").fetchall())
-    if not by_status:
-        click.echo("fetch queue: empty")
-        return
-    order = ("pending", "done", "failed", "missing")
-    click.echo("fetch queue: " + ", ".join(f"{status} {by_status.get(status, 0):,}" for status in order))
-    last_day = conn.execute(
-        "SELECT max(day) FROM discovered_sources WHERE kind = 'daily' AND found"
-    ).fetchone()[0]
-    if last_day:
-        click.echo(f"last daily index read: {last_day}")
-    problems = conn.execute(
-        "SELECT accession_number, status, attempts, filed_date, path, last_error FROM fetch_queue"
-        " WHERE status IN ('failed', 'missing') ORDER BY filed_date DESC, accession_number LIMIT 50"
-    ).fetchall()
-    if problems:
-        click.echo("filings not loaded (failed or missing on EDGAR; the next run retries failed ones):")
-    for acc, state, attempts, filed, path, error in problems:
-        click.echo(f"  {acc} {state} after {attempts} attempt(s), filed {filed}: {path}: {_one_line(error)}")
-
-
-def table_counts(conn: psycopg.Connection) -> list[tuple[str, int, bool]]:
-    """(table, rows, is_estimate) for every table of the public schema but Alembic's."""
-    tables = conn.execute(
-        "SELECT c.relname, c.reltuples::bigint FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') "
-        "AND c.relname <> 'alembic_version' ORDER BY c.relname"
-    ).fetchall()
-    out = []
-    for name, estimate in tables:
-        if estimate > EXACT_COUNT_LIMIT:
-            out.append((name, int(estimate), True))
-        else:
-            count = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-            out.append((name, count, False))
-    return out
-
-
-def _one_line(text: str | None, limit: int = 160) -> str:
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _register_edgar_commands() -> None:
-    """sync, backfill and verify talk to EDGAR (cli_edgar); grant-reader is the analysts'
-    role (analyst). Imported here, late, so those modules can import this one's helpers."""
+def _register_commands() -> None:
+    """Commands that live beside their library code (analysts' role, ...)."""
     from .analyst import grant_reader_command
-    from .cli_edgar import COMMANDS
 
-    for command in (*COMMANDS, grant_reader_command):
+    for command in (grant_reader_command,):
         cli.add_command(command)
 
 
-_register_edgar_commands()
+_register_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,7 +13,6 @@ Secrets: never put a full URL in a message or a log; ``mask_url`` hides the pass
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,8 +28,8 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from .config import ConfigError, data_home
-from .records import first_line
+from .config import ConfigError, data_home, database_url
+from .errors import DatabaseUnavailable, first_line, login_refused
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +130,7 @@ def libpq_conninfo(url: str) -> str:
 
 def resolve(environ: Mapping[str, str] | None = None) -> DatabaseTarget:
     """The database to use: ``DATABASE_URL``, else the embedded server (started if needed)."""
-    env = os.environ if environ is None else environ
-    explicit = (env.get("DATABASE_URL") or "").strip()
+    explicit = database_url(environ)
     if explicit:
         return DatabaseTarget(url=normalize_url(explicit), embedded=False)
     return DatabaseTarget(url=embedded_url(), embedded=True)
@@ -197,13 +195,25 @@ def dispose_engines() -> None:
 def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
     """A raw psycopg 3 connection (the loader COPYs through it). Caller closes it.
 
-    Connection failures become ConfigError with the password masked.
+    A failure says why with the password masked: :class:`ConfigError` when the server refused
+    who we are or what we asked for (password, role, database name), else
+    :class:`DatabaseUnavailable` (down, unknown host, timed out: an outage).
     """
     url = url or resolve().url
     try:
         return psycopg.connect(libpq_conninfo(url), autocommit=autocommit)
     except psycopg.OperationalError as exc:
-        raise ConfigError(f"cannot connect to {mask_url(url)}: {first_line(exc)}") from exc
+        raise connect_failed(url, exc) from exc
+
+
+def connect_failed(url: str, exc: BaseException) -> ConfigError | DatabaseUnavailable:
+    """What a failed connection attempt to ``url`` means for the user (password masked)."""
+    where = mask_url(url)
+    if login_refused(exc):
+        return ConfigError(f"the database {where} refused the connection: {first_line(exc)}")
+    return DatabaseUnavailable(
+        f"cannot reach the database {where}: {first_line(exc)}; nothing was changed"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -256,7 +266,10 @@ def upgrade(url: str) -> tuple[str | None, str | None]:
     """Upgrade the database to head. Returns (revision before, revision after)."""
     from alembic import command
 
-    before = current_revision(url)
+    try:
+        before = current_revision(url)
+    except sqlalchemy.exc.OperationalError as exc:  # refused, auth failed, down, ...
+        raise connect_failed(url, exc.orig or exc) from exc
     command.upgrade(alembic_config(url), "head")
     return before, current_revision(url)
 
@@ -294,6 +307,8 @@ def ready(environ: Mapping[str, str] | None = None) -> DatabaseTarget:
     target = resolve(environ)
     try:
         check_schema(target)
-    except (sqlalchemy.exc.DBAPIError, psycopg.Error) as exc:  # refused, auth failed, ...
+    except sqlalchemy.exc.OperationalError as exc:  # refused, auth failed, down, ...
+        raise connect_failed(target.url, exc.orig or exc) from exc
+    except (sqlalchemy.exc.DBAPIError, psycopg.Error) as exc:
         raise ConfigError(f"cannot use the database {target.display}: {first_line(exc)}") from exc
     return target

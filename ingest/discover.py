@@ -44,15 +44,14 @@ from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from .records import ACCESSION_RE, OWNERSHIP_FORMS, dashed_accession
+
 log = logging.getLogger(__name__)
 
-OWNERSHIP_FORMS = frozenset({"3", "4", "5", "3/A", "4/A", "5/A"})
 
 DAILY_KINDS = frozenset({"master", "form", "company", "crawler"})
 FULL_KINDS = frozenset({"master", "form", "company", "crawler", "xbrl"})
 
-_ACCESSION_DASHED = re.compile(r"^\d{10}-\d{2}-\d{6}$")
-_ACCESSION_PLAIN = re.compile(r"^(\d{10})(\d{2})(\d{6})$")
 _ARCHIVE_DATA_PATH = re.compile(r"^/Archives/edgar/data/\d+/")
 _HEADER_FIELD = re.compile(r"^(?P<key>[A-Za-z][A-Za-z ]*?):\s*(?P<value>.*)$")
 _PIPE_COLUMNS = ("cik", "company name", "form type", "date filed", "file name")
@@ -390,10 +389,9 @@ def accession_from_path(path: str) -> str | None:
     """
     name = path[path.rfind("/") + 1 :]
     stem = name.split(".", 1)[0].removesuffix("-index")
-    if _ACCESSION_DASHED.match(stem):
+    if ACCESSION_RE.match(stem):
         return stem
-    plain = _ACCESSION_PLAIN.match(stem)
-    return "-".join(plain.groups()) if plain else None
+    return dashed_accession(stem)
 
 
 # --------------------------------------------------------------------------- filtering
@@ -495,7 +493,7 @@ def _columnar_entries(
         accession, form, filed = (str(v).strip() for v in row)
         if forms is not None and form not in forms:
             continue
-        if not _ACCESSION_DASHED.match(accession):
+        if not ACCESSION_RE.match(accession):
             result.bad_lines.append(BadLine(i, repr(row), "invalid accession number"))
             continue
         try:

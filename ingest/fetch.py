@@ -1,13 +1,16 @@
 """Fetch stage: the one way this project talks HTTP to EDGAR.
 
-SEC's fair-access rules (docs: shared edgar-facts.md §4-5) shape everything here:
+SEC's fair-access rules (https://www.sec.gov/os/accessing-edgar-data) shape everything here:
 
 * at most ``EDGAR_MAX_RPS`` (≤ 10) requests in *every* sliding second, for the whole process,
   retries included (:class:`RateLimiter`, one acquisition per HTTP request);
 * a declared User-Agent with a contact e-mail, ``Accept-Encoding: gzip, deflate``;
 * when SEC blocks (403 "Request Rate Threshold Exceeded" page, or 429 without Retry-After), every
   worker stops for ``block_pause_seconds``: retrying inside the block only extends it;
-* an HTML refusal page is never returned as a document.
+* an HTML refusal page is never returned as a document;
+* when EDGAR gives no answer at all (DNS, refused, timeouts) for every try of a request, or for
+  longer than ``outage_seconds``, :class:`~ingest.errors.EdgarUnreachable` says so in one line:
+  the run stops and leaves its work queued instead of marking filings failed for hours.
 
 The client knows nothing about parsing or the database: it returns verified bytes (length
 checked against Content-Length, gzip checked end to end) or raises one of the errors below.
@@ -29,6 +32,7 @@ import json
 import logging
 import random
 import re
+import socket
 import threading
 import time
 import zlib
@@ -36,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
+from urllib.parse import urlsplit
 
 import requests
 import tenacity
@@ -43,12 +48,14 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from ingest.config import SEC_MAX_RPS, ConfigError, EdgarSettings
+from ingest.errors import EdgarUnreachable, first_line
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "EdgarAccessDenied",
     "EdgarClient",
+    "EdgarUnreachable",
     "FetchError",
     "FetchFailed",
     "FetchStats",
@@ -97,8 +104,9 @@ class Forbidden(NotFound):
     """
 
 
-class EdgarAccessDenied(FetchError):
-    """SEC refuses our User-Agent ("Undeclared Automated Tool"). Fatal: retrying cannot help."""
+class EdgarAccessDenied(FetchError, ConfigError):
+    """SEC refuses our User-Agent ("Undeclared Automated Tool"). Fatal: retrying cannot help;
+    a configuration error (exit 2): set EDGAR_USER_AGENT."""
 
 
 class FetchFailed(FetchError):
@@ -117,10 +125,11 @@ class _Transient(Exception):
     every worker (SEC block); None for exponential backoff with jitter.
     """
 
-    def __init__(self, reason: str, wait: float | None = None) -> None:
+    def __init__(self, reason: str, wait: float | None = None, no_answer: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
+        self.no_answer = no_answer  # 'dns', 'refused', 'timeout', ...: EDGAR never answered
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,7 +141,8 @@ class RateLimiter:
     """At most ``max_rps`` grants in ANY sliding window of one second, across threads.
 
     Not an average and not a per-second bucket: a bucket allows 2×N requests around a bucket
-    edge, which is how SEC clients at "9.9 req/s" got blocked (pitfall 2). Two rules:
+    edge, which is how SEC clients at "9.9 req/s" got blocked
+    (https://github.com/sec-edgar/sec-edgar/issues/280). Two rules:
 
     * the guard (the contract): the limiter keeps the times of the last N grants; the next
       grant waits until the oldest is more than ``1 s + margin`` ago. N + 1 grants therefore
@@ -517,7 +527,7 @@ class EdgarClient:
         timeout: tuple[float, float] = (10.0, 30.0),
         pool_size: int = 8,
     ) -> None:
-        _validate(settings)
+        settings.validate()
         self.settings = settings
         self.limiter = limiter if limiter is not None else shared_limiter(settings.max_rps)
         if self.limiter.max_rps > settings.max_rps:
@@ -528,6 +538,9 @@ class EdgarClient:
         self.retry = retry or RetryPolicy()
         self.stats = FetchStats()
         self._sleep = sleep
+        # When EDGAR last answered (any HTTP response below 500, or the end of a block pause):
+        # how long an outage has lasted.
+        self._last_answer = time.monotonic()
         self.timeout = timeout  # (connect, read); read is per socket read, not the whole body
         self._owns_session = session is None
         # Our own session takes each grant inside the connection, right before sending
@@ -572,8 +585,9 @@ class EdgarClient:
         (fatal), :class:`FetchFailed` (attempts exhausted).
         """
         url = self._resolve(url_or_path)
+        started = time.monotonic()
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.retry.max_attempts),
+            stop=tenacity.stop_after_attempt(self.retry.max_attempts) | self._outage_over,
             wait=self._wait,
             retry=tenacity.retry_if_exception_type(_Transient),
             sleep=self._sleep,
@@ -583,8 +597,15 @@ class EdgarClient:
             body = retrying(self._attempt, url)
         except tenacity.RetryError as exc:
             last = exc.last_attempt.exception()
+            attempts = exc.last_attempt.attempt_number
+            no_answer = getattr(last, "no_answer", None)
+            if no_answer and self._last_answer <= started:  # not one answer in all those tries
+                raise EdgarUnreachable(
+                    urlsplit(url).netloc, no_answer, getattr(last, "reason", str(last)),
+                    attempts, time.monotonic() - started,
+                ) from last
             reason = getattr(last, "reason", str(last))
-            raise FetchFailed(url, exc.last_attempt.attempt_number, reason) from last
+            raise FetchFailed(url, attempts, reason) from last
         self.stats.add(documents=1)
         # Yield the interpreter once: the grant is taken as late as possible, so a response
         # can be complete before the (in-process) server thread that sent it has run again;
@@ -649,14 +670,17 @@ class EdgarClient:
             )
         except requests.Timeout as exc:
             self.stats.count_error("timeout")
-            raise _Transient(f"timeout: {exc}") from exc
+            raise _Transient(f"timeout: {exc}", no_answer="timeout") from exc
         except requests.ConnectionError as exc:
             self.stats.count_error("connection")
-            raise _Transient(f"connection error: {exc}") from exc
+            kind = _connection_failure(exc)
+            raise _Transient(f"connection error: {_innermost(exc)}", no_answer=kind) from exc
 
     def _handle(self, url: str, response: requests.Response) -> bytes:
         status = response.status_code
         self.stats.count_status(status)
+        if status < 500:
+            self._last_answer = time.monotonic()
         if status == 200:
             body = self._read_body(response)
             self._refuse_html_block(url, response, body)
@@ -707,7 +731,8 @@ class EdgarClient:
             raise self._access_denied(url)
         if status == 429:
             wait = parse_retry_after(response.headers.get("Retry-After"))
-            if wait is None:  # SEC's 429 carries no Retry-After: it is the block (pitfall 1)
+            if wait is None:  # SEC's 429 carries no Retry-After: it is the block
+                # (https://github.com/daniel3303/Equibles/pull/3357)
                 self._block(url, "HTTP 429 without Retry-After")
             # A 429 speaks for the whole client (SEC limits per user): everyone waits.
             self.limiter.pause_for(min(wait, self.retry.max_retry_after))
@@ -738,7 +763,8 @@ class EdgarClient:
     def _block(self, url: str, reason: str) -> NoReturn:
         """SEC blocked us: hold every worker for the block pause, then try again."""
         pause = self.settings.block_pause_seconds
-        self.limiter.pause_for(pause)
+        until = self.limiter.pause_for(pause)
+        self._last_answer = max(self._last_answer, until)  # a block is an answer, not an outage
         self.stats.add(blocks=1)
         log.warning("SEC block (%s) on %s: pausing all requests for %g s", reason, url, pause)
         raise _Transient(f"{reason}; paused {pause:g} s", wait=0.0)
@@ -753,7 +779,18 @@ class EdgarClient:
         # renamed between the tenacity versions pyproject allows.
         exponent = max(0, state.attempt_number - 1)
         backoff = min(self.retry.backoff_initial * 2**exponent, self.retry.backoff_max)
-        return backoff + random.uniform(0, self.retry.jitter)
+        wait = backoff + random.uniform(0, self.retry.jitter)
+        if isinstance(exc, _Transient) and exc.no_answer:  # one more try when the bound is up
+            wait = max(0.0, min(wait, self._outage_left()))
+        return wait
+
+    def _outage_left(self) -> float:
+        return self._last_answer + self.settings.outage_seconds - time.monotonic()
+
+    def _outage_over(self, state: tenacity.RetryCallState) -> bool:
+        """Stop retrying: EDGAR has not answered for longer than the outage bound."""
+        exc = state.outcome.exception() if state.outcome else None
+        return isinstance(exc, _Transient) and bool(exc.no_answer) and self._outage_left() <= 0
 
     def _before_sleep(self, state: tenacity.RetryCallState) -> None:
         self.stats.add(retries=1)
@@ -774,11 +811,43 @@ def _looks_like_html(response: requests.Response, body: bytes) -> bool:
     return body[:200].lstrip().lower().startswith((b"<!doctype html", b"<html"))
 
 
-def _validate(settings: EdgarSettings) -> None:
-    """Run EdgarSettings.from_env's checks (and messages) on settings built by hand.
+def _connection_failure(exc: BaseException) -> str:
+    """What kind of 'no answer' a requests ConnectionError was: dns, refused, reset, timeout."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
+            return "dns"
+        if isinstance(current, ConnectionRefusedError):
+            return "refused"
+        if isinstance(current, ConnectionResetError):
+            return "reset"
+        if isinstance(current, TimeoutError | socket.timeout):
+            return "timeout"
+        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
+        stack += [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+    text = str(exc).lower()
+    for marker, kind in (("name or service not known", "dns"), ("failed to resolve", "dns"),
+                         ("refused", "refused"), ("reset", "reset"), ("timed out", "timeout")):
+        if marker in text:
+            return kind
+    return "connection"
 
-    Raises ConfigError: no client without a declared User-Agent, nor above SEC's rate.
-    """
-    EdgarSettings.from_env(
-        {"EDGAR_USER_AGENT": settings.user_agent or "", "EDGAR_MAX_RPS": repr(settings.max_rps)}
-    )
+
+def _innermost(exc: BaseException) -> str:
+    """The most specific message of a chained network error (urllib3 nests several)."""
+    current: BaseException = exc
+    for _ in range(10):
+        reason = getattr(current, "reason", None)
+        nested = reason if isinstance(reason, BaseException) else current.__cause__ or current.__context__
+        if nested is None:
+            break
+        current = nested
+    return first_line(current)

@@ -14,17 +14,19 @@ If the batch fails at the database (bad value, constraint, NUL in text), it is r
 one filing at a time, each in a savepoint: the bad filing gets an ``ingest_errors`` row
 (stage 'load') and the others land. A filing is either wholly stored or not at all.
 
-Give it an autocommit connection (``ingest.db.connect(autocommit=True)``) and it commits
-each batch itself; or call it inside your own ``conn.transaction()`` to commit other
-bookkeeping atomically with the batch (it then nests with savepoints).
+The run loop (``ingest.pipeline``) calls :meth:`Loader.write` with a batch of outcomes: the
+filings, the ``ingest_errors`` of the batch's failures and the source's bookkeeping (the
+queue's statuses) commit in ONE transaction, so a kill between them cannot leave them
+disagreeing. :meth:`Loader.load` is the filings part alone: give it an autocommit connection
+and it commits each batch itself, or call it inside your own ``conn.transaction()``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -33,15 +35,14 @@ from sqlalchemy.dialects import postgresql
 
 from models import schema
 
-from .records import PARSER_VERSION, ParsedFiling
-from .rows import CHILD_TABLE_NAMES, PLACEHOLDER_TICKERS
-from .worker import LoadItem, pack_raw, prepare
+from .errors import connection_lost
+from .records import FILING_COLUMNS, FILING_LOAD_COLUMNS, PARSER_VERSION, ParsedFiling
+from .rows import CHILD_TABLE_NAMES, PLACEHOLDER_TICKERS, IssuerRow, PersonRow
+from .worker import LoadItem, Outcome, Stage, Status, pack_raw, prepare
 
 __all__ = ["LoadItem", "LoadResult", "Loader", "prepare"]
 
 log = logging.getLogger(__name__)
-
-Status = Literal["loaded", "replaced", "unchanged", "failed"]
 
 XML_NEVER_REPLACES = "kept the stored full submission: a bare XML never replaces it"
 
@@ -121,6 +122,8 @@ CHILD_LAYOUTS: tuple[_CopyLayout, ...] = (
 )
 if tuple(layout.table for layout in CHILD_LAYOUTS) != CHILD_TABLE_NAMES:
     raise RuntimeError("ingest.rows builds rows for other tables than models.schema defines")
+if FILINGS_LAYOUT.columns != (*FILING_COLUMNS, *FILING_LOAD_COLUMNS):
+    raise RuntimeError("models.schema's filings columns are not ingest.records' FILING_COLUMNS")
 
 _STAGING = "_stg_filings"
 
@@ -148,23 +151,30 @@ _FILING_KEY = (
 )
 
 
-def _latest_upsert(table: str, value_cols: Sequence[str], value_types: Sequence[str]) -> str:
-    """Upsert one row per CIK, keeping the values from the newest filing.
+# Types of the latest-name candidates' fields (ingest.rows.IssuerRow / PersonRow).
+_CANDIDATE_TYPES = {
+    "cik": "bigint", "name": "text", "trading_symbol": "text", "as_of": "date",
+    "last_accession_number": "text", "k_filed": "date", "k_period": "date",
+}
+_ORDERING_KEY = ("k_filed", "k_period")
+
+
+def _latest_upsert(table: str, fields: Sequence[str]) -> str:
+    """Upsert one row per CIK from candidate rows of ``fields`` (an IssuerRow/PersonRow's),
+    keeping the values from the newest filing.
 
     Within the batch DISTINCT ON picks the newest candidate; against the stored row the
     WHERE compares the two filings' keys (the batch's filings are already upserted, so
     both are visible). An equal key means the same filing re-loaded: take its values.
     """
-    cols = ["cik", *value_cols, "as_of", "last_accession_number"]
-    types = ["bigint", *value_types, "date", "text", "date", "date"]
-    unnest_cols = [*cols, "k_filed", "k_period"]
-    params = ", ".join(f"%s::{t}[]" for t in types)
+    cols = [f for f in fields if f not in _ORDERING_KEY]
+    params = ", ".join(f"%s::{_CANDIDATE_TYPES[f]}[]" for f in fields)
     existing_key = _FILING_KEY.format(acc="cur.last_accession_number")
     new_key = _FILING_KEY.format(acc="EXCLUDED.last_accession_number")
     return (
         f"INSERT INTO {table} AS cur ({', '.join(cols)}) "
         f"SELECT DISTINCT ON (c.cik) {', '.join('c.' + c for c in cols)} "
-        f"FROM unnest({params}) AS c({', '.join(unnest_cols)}) "
+        f"FROM unnest({params}) AS c({', '.join(fields)}) "
         "ORDER BY c.cik, c.k_filed DESC NULLS LAST, c.k_period DESC NULLS LAST, "
         "c.last_accession_number DESC "
         "ON CONFLICT (cik) DO UPDATE SET "
@@ -175,8 +185,8 @@ def _latest_upsert(table: str, value_cols: Sequence[str], value_types: Sequence[
     )
 
 
-_UPSERT_ISSUERS = _latest_upsert("issuers", ["name", "trading_symbol"], ["text", "text"])
-_UPSERT_PERSONS = _latest_upsert("persons", ["name"], ["text"])
+_UPSERT_ISSUERS = _latest_upsert("issuers", IssuerRow._fields)
+_UPSERT_PERSONS = _latest_upsert("persons", PersonRow._fields)
 
 # A replaced filing may no longer name an issuer or person whose latest values it supplied
 # (a corrected filing under another CIK): that row is pointed at its newest remaining
@@ -312,17 +322,37 @@ class Loader:
             )
         return [r for r in results if r is not None]
 
-    def record_error(
+    def write(
         self,
-        stage: str,
-        message: str,
+        outcomes: Sequence[Outcome],
         *,
-        source_name: str | None = None,
-        accession_number: str | None = None,
+        force: bool = False,
+        bookkeeping: Callable[[psycopg.Connection, Sequence[Outcome]], None] | None = None,
     ) -> None:
-        """Append an ``ingest_errors`` row (committed now unless a transaction is open)."""
+        """Store a batch of outcomes and all that is recorded about them, in one transaction.
+
+        Each outcome holding an item to load gets its status (loaded, replaced, unchanged, or
+        failed at stage 'load'); each failure gets its ``ingest_errors`` row; ``bookkeeping``
+        (the source's: the work queue's statuses) runs last, in the same transaction.
+        """
+        ready = [o for o in outcomes if o.item is not None and o.status is None]
         with self.conn.transaction():
-            self._insert_errors([(accession_number, source_name, stage, message)])
+            results = self.load([o.item for o in ready], force=force) if ready else []
+            for outcome, result in zip(ready, results, strict=True):
+                outcome.status = Status(result.status)
+                outcome.accession_number = result.accession_number
+                outcome.source_name = result.source_name or outcome.source_name
+                if outcome.status is Status.FAILED:
+                    outcome.stage, outcome.error = Stage.LOAD, result.message
+            failures = [
+                (o.accession_number, o.source_name, (o.stage or Stage.LOAD).value, o.error)
+                for o in outcomes
+                if o.status in (Status.FAILED, Status.MISSING) and o.stage is not Stage.LOAD
+            ]
+            if failures:
+                self._insert_errors(failures)
+            if bookkeeping is not None:
+                bookkeeping(self.conn, outcomes)
 
     # -- batch write ----------------------------------------------------------
 
@@ -342,7 +372,7 @@ class Loader:
             with self.conn.transaction():  # savepoint: the whole batch at once
                 return self._write(items, candidates, force)
         except Exception as exc:
-            if _connection_lost(self.conn, exc):
+            if connection_lost(exc, self.conn):
                 raise
             if len(candidates) == 1:
                 results[candidates[0]] = self._fail(items[candidates[0]], _describe(exc))
@@ -363,7 +393,7 @@ class Loader:
                 with self.conn.transaction():  # savepoint per filing
                     plans.extend(self._write(items, [index], force))
             except Exception as exc:
-                if _connection_lost(self.conn, exc):
+                if connection_lost(exc, self.conn):
                     raise
                 results[index] = self._fail(items[index], _describe(exc))
         return plans
@@ -373,15 +403,15 @@ class Loader:
         acc = item.accession_number
         self._insert_errors([(acc, item.source_name, "load", message)])
         log.error("could not load %s: %s", acc, message)
-        return LoadResult(acc, "failed", message, item.source_name)
+        return LoadResult(acc, Status.FAILED, message, item.source_name)
 
     def _write(self, items: list[LoadItem], indexes: list[int], force: bool) -> list[_Plan]:
         plans = self._plan(items, indexes, force)
-        writes = [p for p in plans if p.status in ("loaded", "replaced")]
+        writes = [p for p in plans if p.status in (Status.LOADED, Status.REPLACED)]
         if not writes:
             return plans
         cur = self.conn.cursor()
-        replaced = [p.item.accession_number for p in writes if p.status == "replaced"]
+        replaced = [p.item.accession_number for p in writes if p.status is Status.REPLACED]
         if replaced:
             # Who the old versions named, read before their rows go (see _REPOINT_ISSUERS).
             old_issuers, old_persons = cur.execute(_NAMED_BY, {"accs": replaced}).fetchone()
@@ -389,7 +419,7 @@ class Loader:
             raw_gone = [
                 p.item.accession_number
                 for p in writes
-                if p.status == "replaced" and p.write_raw
+                if p.status is Status.REPLACED and p.write_raw
             ]
             if raw_gone:
                 cur.execute(_DELETE_RAW, {"accs": raw_gone})
@@ -500,7 +530,7 @@ def _winners(items: list[LoadItem], results: list[LoadResult | None]) -> list[in
             loser, best[acc] = previous, index
         results[loser] = LoadResult(
             acc,
-            "unchanged",
+            Status.UNCHANGED,
             "another copy of this accession in the same batch was loaded instead",
             items[loser].source_name,
         )
@@ -513,22 +543,22 @@ def _beats(kept: LoadItem, challenger: LoadItem) -> bool:
 
 def _decide(index: int, item: LoadItem, existing: _Existing | None, force: bool) -> _Plan:
     if existing is None:
-        return _Plan(index, item, "loaded", source_name=item.source_name)
+        return _Plan(index, item, Status.LOADED, source_name=item.source_name)
     source_name = item.source_name or existing.source_name
     if existing.source_kind == "submission" and item.source_kind == "xml":
-        return _Plan(index, item, "unchanged", source_name=source_name, message=XML_NEVER_REPLACES)
+        return _Plan(index, item, Status.UNCHANGED, source_name=source_name, message=XML_NEVER_REPLACES)
     same_bytes = existing.sha256 == item.raw_sha256
     if existing.parser_version > PARSER_VERSION and not force:
         return _Plan(
             index,
             item,
-            "unchanged",
+            Status.UNCHANGED,
             source_name=source_name,
             message=f"stored by a newer parser (version {existing.parser_version})",
         )
     if same_bytes and existing.parser_version == PARSER_VERSION and not force:
-        return _Plan(index, item, "unchanged", source_name=source_name)
-    return _Plan(index, item, "replaced", write_raw=not same_bytes, source_name=source_name)
+        return _Plan(index, item, Status.UNCHANGED, source_name=source_name)
+    return _Plan(index, item, Status.REPLACED, write_raw=not same_bytes, source_name=source_name)
 
 
 # ---------------------------------------------------------------------------
@@ -553,19 +583,6 @@ def _raw_row(item: LoadItem) -> tuple:
 # ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------
-
-
-def _connection_lost(conn: psycopg.Connection, exc: BaseException) -> bool:
-    """True when the session is gone (server restart, admin shutdown, network): the batch
-    stops and the caller aborts. Any other error, an OperationalError such as disk_full
-    (53100) or a lock/statement timeout included, concerns this write only: the batch is
-    retried one filing at a time and the failing filing is recorded in ``ingest_errors``."""
-    if conn.broken or conn.closed:
-        return True
-    if not isinstance(exc, psycopg.OperationalError):
-        return False
-    state = exc.sqlstate or ""
-    return not state or state.startswith(("08", "57P"))  # connection exception, shutdown
 
 
 def _strip_nul(value: Any) -> Any:

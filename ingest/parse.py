@@ -9,7 +9,15 @@ from __future__ import annotations
 import re
 
 from .ownership_xml import OwnershipXmlError, parse_ownership_xml
-from .records import ACCESSION_RE, ParsedFiling, ParseError, SubmissionHeader
+from .records import (
+    ACCESSION,
+    ACCESSION_PLAIN,
+    ACCESSION_RE,
+    OWNERSHIP_FORMS,
+    ParsedFiling,
+    ParseError,
+    SubmissionHeader,
+)
 from .sgml import (
     extract_ownership_xml,
     has_unclosed_ownership_block,
@@ -17,10 +25,8 @@ from .sgml import (
     parse_header,
 )
 
-OWNERSHIP_FORM_TYPES = frozenset({"3", "4", "5", "3/A", "4/A", "5/A"})
-
-_DASHED_ACCESSION_IN_NAME = re.compile(r"(?<!\d)(\d{10}-\d{2}-\d{6})(?!\d)", re.ASCII)
-_PLAIN_ACCESSION_IN_NAME = re.compile(r"(?<!\d)(\d{10})(\d{2})(\d{6})(?!\d)", re.ASCII)
+_DASHED_ACCESSION_IN_NAME = re.compile(rf"(?<![0-9])({ACCESSION})(?![0-9])")
+_PLAIN_ACCESSION_IN_NAME = re.compile(rf"(?<![0-9]){ACCESSION_PLAIN}(?![0-9])")
 
 
 def parse_file(raw: bytes, name: str, accession: str | None = None) -> ParsedFiling:
@@ -67,7 +73,7 @@ def _parse_document(xml: bytes | None):
 
 def _refuse_non_ownership(header: SubmissionHeader, name: str) -> None:
     form_type = (header.form_type or "").strip().upper()
-    if form_type and form_type not in OWNERSHIP_FORM_TYPES:
+    if form_type and form_type not in OWNERSHIP_FORMS:
         raise ParseError(f"{name}: not an ownership filing (form type {header.form_type!r})")
 
 

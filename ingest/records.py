@@ -26,8 +26,22 @@ from functools import lru_cache
 #    verbatim in unmapped_values instead of being converted).
 PARSER_VERSION = 2
 
-# ASCII digits only: \\d would also take full-width and other Unicode digits.
-ACCESSION_RE = re.compile(r"^[0-9]{10}-[0-9]{2}-[0-9]{6}$")
+# The forms this project is about: Forms 3, 4, 5 and their amendments (SEC's EDGAR Filer
+# Manual names them so in the indexes, the SGML header and ownership XML's documentType).
+OWNERSHIP_FORMS = frozenset({"3", "4", "5", "3/A", "4/A", "5/A"})
+
+# An accession number: filer agent's CIK, year, sequence: 0001234567-24-000123. ASCII digits
+# only (\\d would also take full-width and other Unicode digits). ACCESSION_PLAIN is the same
+# number without dashes, as old indexes and archive folder names write it.
+ACCESSION = r"[0-9]{10}-[0-9]{2}-[0-9]{6}"
+ACCESSION_PLAIN = r"([0-9]{10})([0-9]{2})([0-9]{6})"
+ACCESSION_RE = re.compile(rf"^{ACCESSION}$")
+
+
+def dashed_accession(plain: str) -> str | None:
+    """``000110465923005474`` -> ``0001104659-23-005474`` (None when it is not 18 digits)."""
+    match = re.fullmatch(ACCESSION_PLAIN, plain)
+    return "-".join(match.groups()) if match else None
 
 
 class Kind(StrEnum):
@@ -70,6 +84,19 @@ FILING_DOCUMENT_COLUMNS: dict[str, Kind] = {
     "issuer_trading_symbol": Kind.TEXT,
     "issuer_foreign_trading_symbol": Kind.TEXT,
 }
+
+# Every column of ``filings`` that parsing fills, in table order: the accession, the form type
+# (header, else documentType), the document-level leaves, what the SGML header says, and how
+# the parse went. ``models.schema`` builds the table from this list and ``ingest.rows`` builds
+# each row from it; the loader adds LOAD_COLUMNS (where the bytes came from, their hash, the
+# parser version).
+FILING_HEADER_COLUMNS = ("filed_date", "accepted_at", "header_period", "filer_ciks")
+FILING_PARSE_COLUMNS = ("parsed", "parse_error", "source_kind")
+FILING_COLUMNS: tuple[str, ...] = (
+    "accession_number", "form_type", *FILING_DOCUMENT_COLUMNS, *FILING_HEADER_COLUMNS,
+    *FILING_PARSE_COLUMNS,
+)
+FILING_LOAD_COLUMNS = ("source_name", "raw_sha256", "parser_version")
 
 OWNER_COLUMNS: dict[str, Kind] = {
     "rpt_owner_cik": Kind.CIK,
@@ -260,10 +287,3 @@ class ParsedFiling:
 class ParseError(Exception):
     """The input cannot be read as a filing at all (no accession, not a filing, ...)."""
 
-
-def first_line(exc: BaseException) -> str:
-    """An exception's message cut to its first line (else its type's name): what the CLI
-    prints and ingest_errors records. Here, in a module every stage imports, parse
-    workers included."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

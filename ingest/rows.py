@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from datetime import date
+from typing import Any, NamedTuple
 
 from .records import (
     ENTRY_TABLES,
+    FILING_COLUMNS,
     FILING_DOCUMENT_COLUMNS,
     OWNER_COLUMNS,
     ParsedFiling,
@@ -36,7 +38,6 @@ CHILD_TABLE_NAMES: tuple[str, ...] = (
     UNMAPPED_TABLE,
 )
 
-_FILING_DOC_COLS = tuple(FILING_DOCUMENT_COLUMNS)
 _OWNER_COLS = tuple(OWNER_COLUMNS)
 _OWNER_SET = frozenset(OWNER_COLUMNS)
 _FILING_DOC_SET = frozenset(FILING_DOCUMENT_COLUMNS)
@@ -50,14 +51,38 @@ _HEADER_ISSUER_ROLES = ("issuer", "subject-company")  # pre-2001 headers say SUB
 PLACEHOLDER_TICKERS = frozenset({"NONE", "N/A", "NA", "-", "--", "NULL", "NOT APPLICABLE", "0"})
 
 
+class IssuerRow(NamedTuple):
+    """A filing's proposal for ``issuers`` (the latest name and ticker of a CIK), with the
+    filing's ordering key (``k_filed``, ``k_period``) that decides which filing is newest."""
+
+    cik: int
+    name: str | None
+    trading_symbol: str | None
+    as_of: date | None
+    last_accession_number: str
+    k_filed: date | None
+    k_period: date | None
+
+
+class PersonRow(NamedTuple):
+    """A filing's proposal for ``persons`` (a reporting owner's latest name)."""
+
+    cik: int
+    name: str | None
+    as_of: date | None
+    last_accession_number: str
+    k_filed: date | None
+    k_period: date | None
+
+
 @dataclass(slots=True)
 class FilingRows:
     """Everything the loader writes for one filing.
 
-    ``filing`` holds the ``filings`` columns up to ``source_kind``; the loader appends
-    ``source_name``, ``raw_sha256`` and ``parser_version`` (the source name may come
-    from the stored row). ``issuers``/``persons`` are the rows this filing proposes for
-    the latest-name tables, with their ordering key. ``nul_problem`` says where a NUL
+    ``filing`` holds the ``filings`` columns of ``records.FILING_COLUMNS``, in that order;
+    the loader appends ``records.FILING_LOAD_COLUMNS`` (the source name may come from the
+    stored row). ``issuers``/``persons`` are the rows this filing proposes for the
+    latest-name tables, with their ordering key. ``nul_problem`` says where a NUL
     character sits in a text value (PostgreSQL text cannot store one): such a filing
     is refused and recorded, not written.
     """
@@ -67,15 +92,15 @@ class FilingRows:
     parse_error: str | None
     filing: tuple
     children: dict[str, list[tuple]]
-    issuers: list[tuple]
-    persons: list[tuple]
+    issuers: list[IssuerRow]
+    persons: list[PersonRow]
     nul_problem: str | None = None
 
 
 def build_rows(parsed: ParsedFiling, source_name: str | None, raw_has_nul: bool) -> FilingRows:
     """All rows of one parsed filing (``raw_has_nul``: its raw bytes hold a NUL byte)."""
-    issuers: list[tuple] = []
-    persons: list[tuple] = []
+    issuers: list[IssuerRow] = []
+    persons: list[PersonRow] = []
     latest_candidates(parsed, issuers, persons)
     nul_problem = None
     if raw_has_nul or has_nul(source_name):  # the cheap test first: NULs are rare
@@ -93,23 +118,23 @@ def build_rows(parsed: ParsedFiling, source_name: str | None, raw_has_nul: bool)
 
 
 def filing_values(parsed: ParsedFiling) -> tuple:
+    """The ``filings`` row of FILING_COLUMNS, in that order."""
     header = parsed.header
-    doc = parsed.document.filing if parsed.document else _issuer_from_header(header)
-    filer_ciks = (
-        sorted({f.cik for f in header.filers if f.cik is not None}) if header else None
+    values: dict[str, Any] = dict(
+        parsed.document.filing if parsed.document else _issuer_from_header(header)
     )
-    return (
-        parsed.accession_number,
-        parsed.form_type,
-        *(doc.get(c) for c in _FILING_DOC_COLS),
-        header.filed_date if header else None,
-        header.accepted_at if header else None,
-        header.period if header else None,
-        filer_ciks,
-        parsed.parsed,
-        parsed.parse_error,
-        parsed.source_kind,
+    values.update(
+        accession_number=parsed.accession_number,
+        form_type=parsed.form_type,
+        filed_date=header.filed_date if header else None,
+        accepted_at=header.accepted_at if header else None,
+        header_period=header.period if header else None,
+        filer_ciks=sorted({f.cik for f in header.filers if f.cik is not None}) if header else None,
+        parsed=parsed.parsed,
+        parse_error=parsed.parse_error,
+        source_kind=parsed.source_kind,
     )
+    return tuple(values.get(column) for column in FILING_COLUMNS)
 
 
 def _issuer_from_header(header: SubmissionHeader | None) -> dict[str, Any]:
@@ -203,7 +228,7 @@ def _extra_keys(
                         "no column for this value in the catalog"))
 
 
-def latest_candidates(parsed: ParsedFiling, issuers: list[tuple], persons: list[tuple]) -> None:
+def latest_candidates(parsed: ParsedFiling, issuers: list[IssuerRow], persons: list[PersonRow]) -> None:
     """Issuer/person rows this filing proposes, with its ordering key.
 
     From the ownership document when there is one, else from the SGML header.
@@ -219,13 +244,13 @@ def latest_candidates(parsed: ParsedFiling, issuers: list[tuple], persons: list[
     if doc is not None:
         cik = doc.filing.get("issuer_cik")
         if cik is not None:
-            issuers.append((cik, doc.filing.get("issuer_name"),
-                            issuer_ticker(doc.filing.get("issuer_trading_symbol")),
-                            as_of, acc, filed, period))
+            issuers.append(IssuerRow(cik, doc.filing.get("issuer_name"),
+                                     issuer_ticker(doc.filing.get("issuer_trading_symbol")),
+                                     as_of, acc, filed, period))
         for owner in doc.owners:
             owner_cik = owner.get("rpt_owner_cik")
             if owner_cik is not None:
-                persons.append((owner_cik, owner.get("rpt_owner_name"), as_of, acc, filed, period))
+                persons.append(PersonRow(owner_cik, owner.get("rpt_owner_name"), as_of, acc, filed, period))
         return
     if header is None:
         return
@@ -233,9 +258,9 @@ def latest_candidates(parsed: ParsedFiling, issuers: list[tuple], persons: list[
         if filer.cik is None:
             continue
         if filer.role in _HEADER_ISSUER_ROLES:
-            issuers.append((filer.cik, filer.name, None, as_of, acc, filed, period))
+            issuers.append(IssuerRow(filer.cik, filer.name, None, as_of, acc, filed, period))
         elif filer.role == "reporting-owner":
-            persons.append((filer.cik, filer.name, as_of, acc, filed, period))
+            persons.append(PersonRow(filer.cik, filer.name, as_of, acc, filed, period))
 
 
 # ---------------------------------------------------------------------------

@@ -30,7 +30,9 @@ from sqlalchemy.types import TypeEngine
 
 from ingest.records import (
     ENTRY_TABLES,
+    FILING_COLUMNS,
     FILING_DOCUMENT_COLUMNS,
+    FILING_LOAD_COLUMNS,
     OWNER_COLUMNS,
     Kind,
 )
@@ -72,22 +74,28 @@ def _accession_fk(primary_key: bool = True) -> Column:
     )
 
 
+# filings: FILING_COLUMNS (what parsing fills) then FILING_LOAD_COLUMNS (what the loader adds),
+# typed here; the catalog types the document-level leaves.
+_FILING_COLUMN_TYPES: dict[str, Column] = {
+    "accession_number": Column("accession_number", Text, primary_key=True),
+    "form_type": Column("form_type", Text),
+    **{column.name: column for column in catalog_columns(FILING_DOCUMENT_COLUMNS)},
+    "filed_date": Column("filed_date", Date),
+    "accepted_at": Column("accepted_at", DateTime(timezone=True)),
+    "header_period": Column("header_period", Date),
+    "filer_ciks": Column("filer_ciks", ARRAY(BigInteger)),
+    "parsed": Column("parsed", Boolean, nullable=False),
+    "parse_error": Column("parse_error", Text),
+    "source_kind": Column("source_kind", Text, nullable=False),
+    "source_name": Column("source_name", Text),
+    "raw_sha256": Column("raw_sha256", Text, nullable=False),
+    "parser_version": Column("parser_version", Integer, nullable=False),
+}
+
 filings = Table(
     "filings",
     metadata,
-    Column("accession_number", Text, primary_key=True),
-    Column("form_type", Text),
-    *catalog_columns(FILING_DOCUMENT_COLUMNS),
-    Column("filed_date", Date),
-    Column("accepted_at", DateTime(timezone=True)),
-    Column("header_period", Date),
-    Column("filer_ciks", ARRAY(BigInteger)),
-    Column("parsed", Boolean, nullable=False),
-    Column("parse_error", Text),
-    Column("source_kind", Text, nullable=False),
-    Column("source_name", Text),
-    Column("raw_sha256", Text, nullable=False),
-    Column("parser_version", Integer, nullable=False),
+    *(_FILING_COLUMN_TYPES.pop(name) for name in (*FILING_COLUMNS, *FILING_LOAD_COLUMNS)),
     Column("ingested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True)),
     # issuer_cik alone is served by the (issuer_cik, ...) indexes (migration 0004).
@@ -96,6 +104,8 @@ filings = Table(
     Index("ix_filings_issuer_filed_date", "issuer_cik", "filed_date"),
     Index("ix_filings_issuer_period", "issuer_cik", "period_of_report"),
 )
+if _FILING_COLUMN_TYPES:
+    raise RuntimeError(f"filings columns typed but not listed in ingest.records: {_FILING_COLUMN_TYPES}")
 
 raw_submissions = Table(
     "raw_submissions",

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from ingest import cli as cli_module
 from ingest import db
 from ingest import load as load_module
+from ingest import pipeline as pipeline_module
 from ingest.cli import cli
 from ingest.records import PARSER_VERSION
 
@@ -100,12 +101,26 @@ def test_bad_database_url_is_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "PostgreSQL" in result.output and "hunter2" not in result.output
 
 
-def test_unreachable_database_is_exit_2_without_password(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_database_is_an_outage_exit_1_without_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing listens on port 1: the database is down, not misconfigured (issue 10).
     monkeypatch.setenv("DATABASE_URL", "postgresql://alice:hunter2@127.0.0.1:1/x")
     for command in ("status", "migrate"):
         result = run(command)
-        assert result.exit_code == 2, result.output
+        assert result.exit_code == 1, result.output
         assert "hunter2" not in result.output
+        assert result.output.startswith("Error: cannot reach the database")
+        assert "Connection refused" in result.output and "nothing was changed" in result.output
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_database_that_does_not_exist_is_a_configuration_error(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = make_url(database_url).set(database="edgar_no_such_database")
+    monkeypatch.setenv("DATABASE_URL", missing.render_as_string(hide_password=False))
+    result = run("status")
+    assert result.exit_code == 2, result.output
+    assert "refused the connection" in result.output and "does not exist" in result.output
 
 
 def test_password_is_never_printed(database_url: str, monkeypatch: pytest.MonkeyPatch, inputs: Path) -> None:
@@ -216,6 +231,7 @@ def test_reparse_redoes_older_parser_versions(
     newer = PARSER_VERSION + 1
     monkeypatch.setattr(load_module, "PARSER_VERSION", newer)
     monkeypatch.setattr(cli_module, "PARSER_VERSION", newer)
+    monkeypatch.setattr(pipeline_module, "PARSER_VERSION", newer)
     redo = run("reparse", "--workers", "0", "--batch-size", "3")
     assert redo.exit_code == 0, redo.output
     assert f"replaced {FIXTURE_ACCESSIONS}" in redo.output

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from ingest import db
 from ingest.config import ConfigError
+from ingest.errors import DatabaseUnavailable
 from models import schema
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,15 +64,17 @@ def test_resolve_prefers_database_url() -> None:
     assert "pw" not in target.display
 
 
-def test_unreachable_database_is_a_config_error_with_masked_url() -> None:
-    # Port 1 on localhost: connection refused at once.
+def test_unreachable_database_is_an_outage_with_masked_url() -> None:
+    # Port 1 on localhost: connection refused at once. Down is an outage (exit 1), not a
+    # configuration error (exit 2): the URL is fine.
     url = "postgresql+psycopg://someone:hunter2@127.0.0.1:1/nowhere"
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(DatabaseUnavailable) as info:
         db.connect(url)
     assert "hunter2" not in str(info.value) and "***" in str(info.value)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(DatabaseUnavailable) as info:
         db.ready({"DATABASE_URL": url})
     assert "hunter2" not in str(info.value)
+    assert info.value.exit_code == 1
 
 
 def test_alembic_config_is_independent_of_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,6 +24,7 @@ from ingest.records import (
     SubmissionHeader,
     Unmapped,
 )
+from ingest.worker import Outcome, Stage
 from models import schema
 
 FIXTURES = Path(__file__).parent / "fixtures" / "load"
@@ -457,8 +458,9 @@ def test_caller_transaction_commits_or_rolls_back_everything(db_conn: psycopg.Co
     assert counts(db_conn)["filings"] == 1
 
 
-def test_record_error(db_conn: psycopg.Connection) -> None:
-    Loader(db_conn).record_error("read", "gzip: bad magic", source_name="/x/y.txt.gz")
+def test_write_records_a_failure(db_conn: psycopg.Connection) -> None:
+    failure = Outcome.failure(Stage.READ, "gzip: bad magic", "/x/y.txt.gz")
+    Loader(db_conn).write([failure])
     assert db_conn.execute(
         "SELECT accession_number, source_name, stage, message FROM ingest_errors"
     ).fetchall() == [(None, "/x/y.txt.gz", "read", "gzip: bad magic")]

@@ -43,12 +43,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from ingest.parse import OWNERSHIP_FORM_TYPES, accession_from_name, parse_file
+from ingest.parse import accession_from_name, parse_file
 from ingest.records import (
     ACCESSION_RE,
     ENTRY_TABLES,
     FILING_DOCUMENT_COLUMNS,
     OWNER_COLUMNS,
+    OWNERSHIP_FORMS,
     FootnoteRef,
     HeaderFiler,
     Kind,
@@ -245,7 +246,7 @@ def check_header(header: SubmissionHeader, *, text_nul: bool = False) -> None:
     if header.form_type is not None:
         # nobody in: a submission of any other form type is refused with ParseError
         form_type = header.form_type.strip().upper()
-        assert not form_type or form_type in OWNERSHIP_FORM_TYPES, header.form_type
+        assert not form_type or form_type in OWNERSHIP_FORMS, header.form_type
     for attribute in ("filed_date", "period"):
         value = getattr(header, attribute)
         assert value is None or type(value) is date, (attribute, value)
@@ -957,7 +958,7 @@ def valid_submissions(draw) -> tuple[bytes, Expected, dict[str, Any]]:
     """A full submission (text or tag header dialect) wrapping a valid UTF-8 document."""
     xml, expected, _ = draw(valid_documents(encodings=["utf-8", "utf-8-nodecl"]))
     accession = draw(st.from_regex(r"\A[0-9]{10}-[0-9]{2}-[0-9]{6}\Z"))
-    form = draw(st.sampled_from(sorted(OWNERSHIP_FORM_TYPES)))
+    form = draw(st.sampled_from(sorted(OWNERSHIP_FORMS)))
     filed = draw(st.dates(date(1993, 1, 1), date(2099, 12, 31)))
     accepted = draw(st.datetimes(datetime(1993, 1, 1), datetime(2099, 12, 31))).replace(microsecond=0)
     filers = draw(st.lists(st.tuples(st.sampled_from(["reporting-owner", "issuer"]),

@@ -32,12 +32,12 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from ingest import db
-from ingest import sync as sync_module
+from ingest import worker as worker_module
 from ingest.config import EdgarSettings
 from ingest.fetch import EdgarClient, RateLimiter, RetryPolicy
 from ingest.load import Loader
 from ingest.parse import parse_file
-from ingest.sync import Run
+from ingest.runs import Run
 from tests.edgar_standin import EdgarStandin, FaultKind, Filer, Site, build_site, make_submission
 from tests.sitegen import copy_as, other_forms, ownership_day
 
@@ -375,36 +375,43 @@ def test_killed_during_commit(commit, sec, database_url, db_conn, reference, tmp
     if commit == "lands":
         assert 0 < stored["filings"] <= BATCH
         assert stored["raw_submissions"] == stored["filings"]
-        # Committed rows, but the run died before marking its queue: still pending.
-        assert pending(db_conn) == OWNERSHIP_FILINGS
+        # The queue rows were marked in the same transaction: they committed with the rows.
+        assert pending(db_conn) == OWNERSHIP_FILINGS - stored["filings"]
     else:
         assert stored == dict.fromkeys(FILING_TABLES, 0)
+        assert pending(db_conn) == OWNERSHIP_FILINGS
     report = finish_and_compare(sec, database_url, db_conn, reference)
-    assert report.already_loaded == stored["filings"]
+    assert report.already_loaded == 0  # nothing stored that its queue row did not say
 
 
-def test_killed_between_commit_and_queue_update(sec, database_url, db_conn, reference, tmp_path):
-    issuers = Holder(database_url, "LOCK TABLE issuers IN EXCLUSIVE MODE")
-    try:
+def test_queue_update_is_in_the_load_transaction(sec, database_url, db_conn, reference, tmp_path):
+    # Issue 11: the queue's status changes in the same transaction as the filing's rows, so a
+    # kill between "the rows committed" and "the queue updated" cannot exist. A trigger makes
+    # the queue update wait for a lock we hold: the run freezes inside its load transaction,
+    # after writing the batch's rows; they are not visible, and after the kill they are gone.
+    key = 0x5155455545  # "QUEUE"
+    db_conn.execute(f"""
+        CREATE FUNCTION rel_hold_mark() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_advisory_xact_lock_shared({key}); RETURN NEW; END $$;
+        CREATE TRIGGER rel_hold_mark BEFORE UPDATE ON fetch_queue
+            FOR EACH ROW WHEN (NEW.status = 'done') EXECUTE FUNCTION rel_hold_mark();
+    """)
+    with holding(database_url, f"SELECT pg_advisory_lock({key})") as lock:
         run = SyncProcess(sec, database_url, tmp_path)
-        wait_for(lambda: backends_waiting(db_conn, "%INTO issuers%"), "the loader to block", run)
-        # Discovery is committed by now; hold the queue, let the first batch commit.
-        with holding(database_url, "LOCK TABLE fetch_queue IN EXCLUSIVE MODE") as queue:
-            issuers.release()
-            wait_for(lambda: backends_waiting(db_conn, "UPDATE fetch_queue%"),
-                     "the queue update to block", run)
-            loaded = scalar(db_conn, "SELECT count(*) FROM filings")
-            run.kill()
-            queue.release()
-    finally:
-        issuers.release()
-    wait_until_alone(db_conn)
-    assert 0 < loaded <= BATCH and scalar(db_conn, "SELECT count(*) FROM filings") == loaded
+        wait_for(lambda: backends_waiting(db_conn, "%UPDATE fetch_queue q SET%status = v.status%",
+                                          "advisory"), "the queue update to block", run)
+        in_flight = scalar(db_conn, "SELECT count(*) FROM filings")
+        run.kill()
+        lock.conn.execute(f"SELECT pg_advisory_unlock({key})")
+        wait_until_alone(db_conn, exclude=(lock.pid,))
+    db_conn.execute("DROP TRIGGER rel_hold_mark ON fetch_queue; DROP FUNCTION rel_hold_mark()")
+    assert in_flight == 0  # the rows were written, uncommitted, when the queue update waited
+    assert counts(db_conn) == dict.fromkeys(FILING_TABLES, 0)
     assert pending(db_conn) == OWNERSHIP_FILINGS
     sec.clear_log()
     report = finish_and_compare(sec, database_url, db_conn, reference)
-    assert report.already_loaded == loaded  # found in filings, marked done, not fetched again
-    assert len(archive_fetches(sec)) == OWNERSHIP_FILINGS - loaded
+    assert report.already_loaded == 0
+    assert len(archive_fetches(sec)) == OWNERSHIP_FILINGS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -694,7 +701,7 @@ def test_hostile_filings_through_sync(database_url, db_conn, tmp_path, monkeypat
             int("\xb2")  # what ingest.sgml did on a "CENTRAL INDEX KEY: \xb2" header line
         return parse_file(raw, name, accession)
 
-    monkeypatch.setattr(sync_module, "parse_file", buggy_parser)
+    monkeypatch.setattr(worker_module, "parse_file", buggy_parser)
     with EdgarStandin(site.root) as standin, client_for(standin) as client, \
             Run(database_url, client, interactive=False) as run:
         report = run.sync([DAY])

@@ -14,9 +14,10 @@ import psycopg
 import pytest
 
 from ingest.config import EdgarSettings
+from ingest.errors import RunLocked
 from ingest.fetch import EdgarClient, RateLimiter, RetryPolicy
-from ingest.queue import ADVISORY_LOCK_KEY
-from ingest.sync import Run, RunLocked
+from ingest.runlock import advisory_key
+from ingest.runs import Run
 from tests.edgar_standin import EdgarStandin, FaultKind, build_site
 from tests.sitegen import other_forms, ownership_day
 
@@ -151,7 +152,7 @@ def test_missing_document_is_recorded_not_retried_forever(site, sec, database_ur
 def test_second_run_while_one_holds_the_lock(site, sec, database_url):
     holder = psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql"), autocommit=True)
     try:
-        holder.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        holder.execute("SELECT pg_advisory_lock(%s)", (advisory_key("sync"),))
         with client_for(sec) as client, pytest.raises(RunLocked, match="another edgar-insider"):
             with Run(database_url, client, interactive=False):
                 pass
@@ -220,7 +221,7 @@ def test_cli_verify_lists_missing_filings(site, sec, database_url, db_conn):
 def test_cli_second_sync_exits_3_while_locked(site, sec, database_url):
     holder = psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql"), autocommit=True)
     try:
-        holder.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        holder.execute("SELECT pg_advisory_lock(%s)", (advisory_key("sync"),))
         result = run_cli(["sync", "--date", DAY.isoformat()], cli_env(sec, database_url))
     finally:
         holder.close()

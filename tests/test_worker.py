@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ingest.load import Loader
 from ingest.parse import parse_file
-from ingest.worker import FileFailure, LoadItem, prepare, read_and_parse, reparse_stored
+from ingest.worker import LoadItem, Stage, Status, prepare, read_file, reparse_stored
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -50,12 +50,14 @@ def test_console_script_entry_point_imports_nothing_heavy() -> None:
 
 
 def test_spawned_pool_worker_imports_only_the_parser() -> None:
-    # run_pipeline's real pool, from a `-c` main (nothing to re-import): what the worker
-    # holds is what the pickled work function and chunk runner pulled in.
+    # The pipeline's real process pool, from a `-c` main (nothing to re-import): what the
+    # worker holds is what the pickled work function and chunk runner pulled in.
     code = (
-        "from ingest.cli import run_pipeline\n"
+        "from ingest.pipeline import StepPool\n"
         "from tests.worker_probe import loaded_modules\n"
-        "[mods] = list(run_pipeline(loaded_modules, [0], workers=1))\n"
+        "pool = StepPool('processes', 1, 1)\n"
+        "[mods] = pool.results(pool.submit(loaded_modules, [0]))\n"
+        "pool.close(wait_running=True)\n"
         "import json; print(json.dumps(mods))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
@@ -65,9 +67,11 @@ def test_spawned_pool_worker_imports_only_the_parser() -> None:
     assert _heavy(in_worker) == []
 
 
-def test_read_and_parse_hands_over_rows_and_packed_raw_only() -> None:
+def test_read_file_hands_over_rows_and_packed_raw_only() -> None:
     raw = APPLE_SUBMISSION.read_bytes()
-    item = read_and_parse((str(APPLE_SUBMISSION), None))
+    outcome = read_file((str(APPLE_SUBMISSION), None, None))
+    assert outcome.status is None and outcome.error is None
+    item = outcome.item
     assert isinstance(item, LoadItem)
     assert item.raw is None  # the bytes stay in the worker; their gzip copy travels
     assert item.raw_size == len(raw)
@@ -84,7 +88,7 @@ def test_read_and_parse_hands_over_rows_and_packed_raw_only() -> None:
 def test_reparse_stored_reuses_the_stored_gzip() -> None:
     raw = APPLE_SUBMISSION.read_bytes()
     stored = gzip.compress(raw, compresslevel=9, mtime=0)  # not what prepare would make
-    item = reparse_stored((APPLE_ACCESSION, "x.txt", stored, "gzip"))
+    item = reparse_stored((APPLE_ACCESSION, "x.txt", stored, "gzip")).item
     assert isinstance(item, LoadItem)
     assert item.raw_gzip is stored
     assert item.raw_sha256 == hashlib.sha256(raw).hexdigest()
@@ -93,9 +97,10 @@ def test_reparse_stored_reuses_the_stored_gzip() -> None:
 
 def test_reparse_stored_reports_unreadable_raw() -> None:
     failure = reparse_stored((APPLE_ACCESSION, None, b"not gzip", "gzip"))
-    assert isinstance(failure, FileFailure)
-    assert failure.stage == "read"
-    assert "stored raw unreadable" in failure.message
+    assert failure.item is None and failure.status is Status.FAILED
+    assert failure.stage is Stage.READ
+    assert failure.accession_number == APPLE_ACCESSION
+    assert "stored raw unreadable" in failure.error
 
 
 def test_detached_item_with_nul_is_refused_by_the_loader(db_conn) -> None:

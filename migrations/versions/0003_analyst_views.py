@@ -186,7 +186,8 @@ WHERE {_is_amendment('a')}
 
 # The latest amendment WITH transactions of the same report (the original, or the original
 # a linked amendment amends) filed after this filing: it replaces this filing's
-# transactions. Amendments holding only holdings never do (pitfall 21). Candidates come
+# transactions. Amendments holding only holdings never do (a holdings-only 4/A replacing the
+# original was a real bug: https://github.com/daniel3303/Equibles/issues/4312). Candidates come
 # from the partial indexes on amendments (issuer + date of original submission, issuer +
 # period), latest first; the first one with transactions whose link is that original wins.
 SUPERSEDED_BY_SQL = f"""
@@ -398,7 +399,8 @@ SELECT
     t.transaction_acquired_disposed_code AS acquired_disposed,
     t.transaction_shares AS shares,
     -- price and value describe a trade in the (non-derivative) security itself; derivative
-    -- rows keep their own columns below (pitfall 19: never exercise price x underlying).
+    -- rows keep their own columns below (never exercise price x underlying: the "$16.8T
+    -- trade" of https://github.com/daniel3303/Equibles/pull/3502).
     CASE WHEN NOT t.is_derivative THEN t.transaction_price_per_share END AS price,
     CASE WHEN NOT t.is_derivative
          THEN t.transaction_shares * t.transaction_price_per_share END AS value,

@@ -1,0 +1,309 @@
+"""What each command does, as library functions over the one pipeline.
+
+The CLI (``ingest/cli.py``) parses options and calls one of these; each returns what it did
+(a :class:`~ingest.pipeline.RunReport`, or the days :func:`verify_days` checked) or raises an
+``ingest.errors.Stop``. Where each enters the pipeline:
+
+| command | work comes from | step | pool |
+|---|---|---|---|
+| ``sync``, ``backfill`` | EDGAR's indexes, then ``fetch_queue`` (QueueSource) | fetch + parse | threads |
+| ``ingest`` | local files (FileSource) | read + parse | processes |
+| ``reparse`` | ``raw_submissions`` (StoredSource) | unpack + parse | processes |
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import psycopg
+
+from . import db, workqueue
+from .discover import (
+    IndexEntry,
+    IndexFormatError,
+    discover_cik,
+    discover_day,
+    discover_quarter,
+    filter_ownership,
+    quarters_between,
+)
+from .discover import days_between as days_between
+from .fetch import EdgarClient, FetchFailed, Unavailable
+from .pipeline import FileSource, Pipeline, QueueSource, RunReport, StoredSource, fetch_step
+from .runlock import RunLock
+from .sgml import EASTERN
+from .worker import read_file, reparse_stored
+
+log = logging.getLogger(__name__)
+
+FETCH_WORKERS = 4
+FETCH_BATCH_SIZE = 200
+
+
+def yesterday_eastern(now: datetime | None = None) -> date:
+    """EDGAR's days are US Eastern days; a day's index is built from about 10 pm ET."""
+    current = (now or datetime.now(tz=EASTERN)).astimezone(EASTERN)
+    return current.date() - timedelta(days=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# sync and backfill: a run holding the database's sync lock
+# ---------------------------------------------------------------------------------------------
+
+
+class Run:
+    """One sync or backfill: its working connection (which holds the run lock), the EDGAR
+    client, the pipeline and the report. A context manager."""
+
+    def __init__(
+        self,
+        database_url: str,
+        client: EdgarClient,
+        *,
+        workers: int = FETCH_WORKERS,
+        batch_size: int = FETCH_BATCH_SIZE,
+        progress_stream: TextIO | None = None,
+        interactive: bool | None = None,
+        command: str = "sync",
+    ) -> None:
+        self.database_url = database_url
+        self.client = client
+        self.workers = max(1, workers)
+        self.batch_size = max(1, batch_size)
+        self.progress_stream = progress_stream
+        self.interactive = interactive
+        self.command = command
+        self.report = RunReport()
+        self._conn: psycopg.Connection | None = None
+        self._lock: RunLock | None = None
+        self._started = time.monotonic()
+        self._requests_at_start = client.stats.requests
+
+    def __enter__(self) -> Run:
+        self._conn = db.connect(self.database_url, autocommit=True)
+        try:
+            self._lock = RunLock(self._conn, "sync", self.command)
+            self._lock.acquire()
+        except BaseException:
+            self._conn.close()
+            raise
+        self.pipeline = Pipeline(
+            self._conn, self.report, batch_size=self.batch_size, lock=self._lock,
+            progress_stream=self.progress_stream, interactive=self.interactive,
+            requests=lambda: self.client.stats.requests,
+        )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.finish()
+        if self._lock is not None:
+            self._lock.release()
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+
+    def finish(self) -> RunReport:
+        """Time and requests so far, into the report (every request: indexes included)."""
+        self.report.seconds = time.monotonic() - self._started
+        self.report.requests = self.client.stats.requests - self._requests_at_start
+        return self.report
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        assert self._conn is not None, "use Run as a context manager"
+        return self._conn
+
+    # -- discovery ------------------------------------------------------------------------
+
+    def default_sync_days(self, yesterday: date | None = None) -> list[date]:
+        """From the day after the last daily index read through yesterday (ET)."""
+        last = yesterday or yesterday_eastern()
+        previous = workqueue.last_discovered_day(self.conn)
+        first = previous + timedelta(days=1) if previous else last
+        return days_between(first, last) if first <= last else []
+
+    def discover_days(self, days: Iterable[date]) -> None:
+        for day in days:
+            self._lock_check()
+            entries = self._index(f"daily index {day}", lambda d=day: discover_day(
+                self.client, d, not_found=Unavailable))
+            if entries is False:
+                continue
+            found = entries is not None
+            ownership = filter_ownership(entries or [])
+            with self.conn.transaction():
+                self.report.newly_queued += workqueue.enqueue(self.conn, ownership, "sync")
+                workqueue.record_source(
+                    self.conn, f"daily:{day.isoformat()}", "daily",
+                    day=day, found=found, ownership_filings=len(ownership),
+                )
+            self.report.index_sources += int(found)
+            self.report.days_without_index += int(not found)
+            log.info("daily index %s: %s", day, f"{len(ownership)} ownership filings" if found else "none")
+
+    def _index(self, what: str, read: Any) -> list[IndexEntry] | None | bool:
+        """An index's entries (None: EDGAR has none), or False when it could not be read: the
+        error is recorded and counted (exit 1), the other days go on; the day is read again
+        by the next run."""
+        try:
+            return read()
+        except (FetchFailed, IndexFormatError) as exc:
+            message = f"{what}: {exc}"
+            log.error("%s", message)
+            self.conn.execute(
+                "INSERT INTO ingest_errors (source_name, stage, message) VALUES (%s, 'discover', %s)",
+                (what, message),
+            )
+            self.report.index_failures += 1
+            self.report.failures.append((what, str(exc)))
+            return False
+
+    def _lock_check(self) -> None:
+        assert self._lock is not None
+        self._lock.renew_if_due()
+        self._lock.check()
+
+    def _enqueue_source(self, entries: list[IndexEntry], origin: str, source: str, kind: str) -> None:
+        with self.conn.transaction():
+            self.report.newly_queued += workqueue.enqueue(self.conn, entries, origin)
+            workqueue.record_source(
+                self.conn, source, kind, day=None, found=True, ownership_filings=len(entries)
+            )
+        self.report.index_sources += 1
+
+    # -- commands -------------------------------------------------------------------------
+
+    def sync(self, days: Sequence[date]) -> RunReport:
+        """The nightly job: discover these days, then fetch them and whatever is owed."""
+        self.discover_days(days)
+        scope = workqueue.Scope(
+            first_day=min(days) if days else None, last_day=max(days) if days else None,
+            leftovers=True,
+        )
+        return self.process(scope, "sync")
+
+    def backfill_dates(self, first: date, last: date) -> RunReport:
+        for year, quarter in quarters_between(first, last):
+            self._lock_check()
+            entries = self._index(f"full index {year}Q{quarter}", lambda y=year, q=quarter: (
+                discover_quarter(self.client, y, q, not_found=Unavailable)))
+            if entries is not False:
+                ownership = [e for e in filter_ownership(entries or []) if first <= e.filed_date <= last]
+                self._enqueue_source(ownership, "backfill", f"full:{year}Q{quarter}", "full")
+            quarter_first, quarter_last = _clip_quarter(year, quarter, first, last)
+            self.process(workqueue.Scope(first_day=quarter_first, last_day=quarter_last),
+                         f"backfill {year}Q{quarter}")
+        return self.finish()
+
+    def backfill_cik(self, cik: int) -> RunReport:
+        entries = self._index(f"submissions of CIK {cik}", lambda: discover_cik(
+            self.client, cik, not_found=Unavailable))
+        if entries is False:
+            return self.finish()
+        ownership = filter_ownership(entries or [])
+        self._enqueue_source(ownership, "backfill", f"cik:{cik}", "cik")
+        accessions = tuple(e.accession_number for e in ownership)
+        return self.process(workqueue.Scope(accessions=accessions), f"backfill CIK {cik}")
+
+    def process(self, scope: workqueue.Scope, label: str) -> RunReport:
+        assert self._lock is not None
+        source = QueueSource(self.conn, scope, self._lock, label)
+        self.pipeline.run(source, fetch_step(self.client, self._lock), pool="threads",
+                          workers=self.workers)
+        return self.finish()
+
+
+def _clip_quarter(year: int, quarter: int, first: date, last: date) -> tuple[date, date]:
+    start = date(year, 3 * quarter - 2, 1)
+    end = date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - timedelta(days=1)
+    return max(start, first), min(end, last)
+
+
+# ---------------------------------------------------------------------------------------------
+# ingest and reparse: local work, parsed in processes
+# ---------------------------------------------------------------------------------------------
+
+
+def ingest_files(
+    database_url: str, paths: Sequence[Path], accession: str | None, *,
+    workers: int | None, batch_size: int, progress_stream: TextIO | None = None,
+) -> RunReport:
+    """Load local files and folders (``edgar-insider ingest``)."""
+    return _local_run(database_url, lambda conn: FileSource(paths, accession), read_file,
+                      workers=workers, batch_size=batch_size, progress_stream=progress_stream)
+
+
+def reparse_filings(
+    database_url: str, everything: bool, *,
+    workers: int | None, batch_size: int, progress_stream: TextIO | None = None,
+) -> RunReport:
+    """Rebuild filings from their stored raw bytes (``edgar-insider reparse``): those stored by
+    another parser version, or every one."""
+    return _local_run(database_url, lambda conn: StoredSource(conn, everything, batch_size),
+                      reparse_stored, workers=workers, batch_size=batch_size,
+                      progress_stream=progress_stream, force=everything)
+
+
+def _local_run(database_url: str, make_source: Any, step: Any, *, workers: int | None,
+               batch_size: int, progress_stream: TextIO | None, force: bool = False) -> RunReport:
+    report = RunReport()
+    started = time.monotonic()
+    with db.connect(database_url, autocommit=True) as conn:
+        pipeline = Pipeline(conn, report, batch_size=batch_size, progress_stream=progress_stream)
+        pipeline.run(make_source(conn), step, pool="processes", workers=workers, force=force)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def filings_at_parser_version(database_url: str, version: int) -> int:
+    with db.connect(database_url, autocommit=True) as conn:
+        return int(conn.execute(
+            "SELECT count(*) FROM filings WHERE parser_version = %s", (version,)).fetchone()[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# verify
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DayCheck:
+    """One day of EDGAR's daily index compared with the database."""
+
+    day: date
+    has_index: bool
+    listed: int
+    missing: list[tuple[str, str, str]]  # (accession, form type, queue status)
+    extra: list[str]
+
+
+def verify_days(database_url: str, client: EdgarClient, days: Iterable[date]) -> list[DayCheck]:
+    with db.connect(database_url, autocommit=True) as conn:
+        return [_verify_day(conn, client, day) for day in days]
+
+
+def _verify_day(conn: psycopg.Connection, client: EdgarClient, day: date) -> DayCheck:
+    entries = discover_day(client, day, not_found=Unavailable)
+    if entries is None:
+        return DayCheck(day, False, 0, [], [])
+    listed = {e.accession_number: e for e in filter_ownership(entries)}
+    stored = dict(conn.execute(
+        "SELECT accession_number, filed_date FROM filings"
+        " WHERE accession_number = ANY(%s) OR filed_date = %s",
+        (list(listed), day),
+    ).fetchall())
+    queue_status = dict(conn.execute(
+        "SELECT accession_number, status FROM fetch_queue WHERE accession_number = ANY(%s)",
+        (list(listed),),
+    ).fetchall())
+    missing = [
+        (acc, listed[acc].form_type, queue_status.get(acc, "not queued"))
+        for acc in sorted(set(listed) - set(stored))
+    ]
+    extra = sorted(acc for acc, filed in stored.items() if acc not in listed and filed == day)
+    return DayCheck(day, True, len(listed), missing, extra)
