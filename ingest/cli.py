@@ -530,8 +530,9 @@ def _register_edgar_commands() -> None:
     role (analyst). Imported here, late, so those modules can import this one's helpers."""
     from .analyst import grant_reader_command
     from .cli_edgar import COMMANDS
+    from .cli_ops import COMMANDS as OPS_COMMANDS  # backup, restore
 
-    for command in (*COMMANDS, grant_reader_command):
+    for command in (*COMMANDS, *OPS_COMMANDS, grant_reader_command):
         cli.add_command(command)
 
 
