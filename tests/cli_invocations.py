@@ -41,7 +41,9 @@ def invocations(shell: str) -> Iterator[list[str]]:
         lexer.commenters = ""
         tokens = list(lexer)
         for start, token in enumerate(tokens):
-            if is_program(token):
+            if start and tokens[start - 1] == "-c":  # sh -c '...': a script of its own
+                yield from invocations(token)
+            elif is_program(token):
                 args: list[str] = []
                 for word in tokens[start + 1:]:
                     if word in _OPERATORS:
