@@ -314,8 +314,9 @@ def status() -> None:
 def _register_commands() -> None:
     """Commands that live beside their library code (analysts' role, ...)."""
     from .analyst import grant_reader_command
+    from .cli_ops import COMMANDS as OPS_COMMANDS  # backup, restore
 
-    for command in (grant_reader_command,):
+    for command in (*OPS_COMMANDS, grant_reader_command):
         cli.add_command(command)
 
 

@@ -37,7 +37,10 @@ SQLALCHEMY_DRIVER = "postgresql+psycopg"
 _ACCEPTED_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MIGRATIONS_DIR = REPO_ROOT / "migrations"
+# A wheel install (pip install ., the Docker image) carries the migrations inside the
+# package (pyproject.toml's package-dir); a source tree (pip install -e .) has them beside it.
+_PACKAGED_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = _PACKAGED_MIGRATIONS if _PACKAGED_MIGRATIONS.is_dir() else REPO_ROOT / "migrations"
 
 MIGRATE_HINT = "edgar-insider migrate"
 

@@ -38,6 +38,7 @@ from ingest.fetch import EdgarClient, RateLimiter, RetryPolicy
 from ingest.load import Loader
 from ingest.parse import parse_file
 from ingest.runs import Run
+from tests.checksums import Checksums, table_checksums
 from tests.edgar_standin import EdgarStandin, FaultKind, Filer, Site, build_site, make_submission
 from tests.sitegen import copy_as, other_forms, ownership_day
 
@@ -72,26 +73,9 @@ def conninfo(url: str) -> str:
     return db.libpq_conninfo(url)
 
 
-def fingerprint(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
+def fingerprint(conn: psycopg.Connection) -> Checksums:
     """(rows, md5 of the sorted row texts) for every table but alembic_version."""
-    tables = [r[0] for r in conn.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-        " AND table_type = 'BASE TABLE' AND table_name <> 'alembic_version' ORDER BY 1"
-    ).fetchall()]
-    out: dict[str, tuple[int, str]] = {}
-    for table in tables:
-        skip = VOLATILE_COLUMNS.get(table, set())
-        cols = [r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public'"
-            " AND table_name = %s ORDER BY ordinal_position", (table,)
-        ).fetchall() if r[0] not in skip]
-        query = sql.SQL(
-            "SELECT count(*), coalesce(md5(string_agg(r, ',' ORDER BY r)), '') "
-            "FROM (SELECT ROW({cols})::text AS r FROM {table}) AS rows"
-        ).format(cols=sql.SQL(", ").join(map(sql.Identifier, cols)), table=sql.Identifier(table))
-        count, digest = conn.execute(query).fetchone()
-        out[table] = (int(count), digest)
-    return out
+    return table_checksums(conn, skip=VOLATILE_COLUMNS)
 
 
 def counts(conn: psycopg.Connection, tables: tuple[str, ...] = FILING_TABLES) -> dict[str, int]:
