@@ -11,7 +11,10 @@ from tests.cli_invocations import fenced_blocks, invocations, problems
 
 REPO = Path(__file__).resolve().parent.parent
 OPERATIONS = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
-STATUS_SOURCE = (REPO / "ingest" / "cli.py").read_text(encoding="utf-8")
+# What status prints (ingest/status.py) and what a run's summary says (ingest/pipeline.py).
+STATUS_SOURCE = "".join(
+    (REPO / "ingest" / name).read_text(encoding="utf-8") for name in ("status.py", "pipeline.py")
+)
 CHECKED_BLOCKS = ("sh", "cron", "ini")
 
 
