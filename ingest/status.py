@@ -146,12 +146,12 @@ def _queue_lines(status: dict[str, Any]) -> list[str]:
     if status["last_daily_index"]:
         lines.append(f"last daily index read: {status['last_daily_index']}")
     if by_status[workqueue.FAILED] or by_status[workqueue.MISSING]:
+        next_at = f" (next at {_when(queue['next_retry_at'])})" if queue["next_retry_at"] else ""
         lines.append(
             f"retries: {queue['retry_due']:,} due (the next sync retries them), "
-            f"{queue['retry_scheduled']:,} scheduled"
-            + (f" (next at {_when(queue['next_retry_at'])})" if queue["next_retry_at"] else "")
-            + f", {queue['given_up']:,} given up after {workqueue.RETRY_FOR.days} days "
-            "(`sync --date D` or `backfill --from D --to D` tries their day again)"
+            f"{queue['retry_scheduled']:,} scheduled{next_at}, {queue['given_up']:,} given up after "
+            f"{workqueue.RETRY_FOR.days} days (`sync --date D` or `backfill --from D --to D` tries "
+            "their day again)"
         )
         lines.append("filings not loaded:")
     for row in status["not_loaded"]:
