@@ -48,6 +48,10 @@ def parse_file(raw: bytes, name: str, accession: str | None = None) -> ParsedFil
         source_kind = "xml"
     accession_number = _resolve_accession(accession, header, name)
     document, parse_error = _parse_document(xml)
+    if source_kind == "xml" and document is None and not _names_an_ownership_document(raw):
+        # Not a filing at all (an empty file, another XML, anything else named like an
+        # accession): an error about the file, never a filings row.
+        raise ParseError(f"{name}: not an ownership filing: {parse_error or 'empty file'}")
     if xml is None and header is not None and has_unclosed_ownership_block(raw):
         parse_error = "truncated submission: its <XML> block never closes"
     return ParsedFiling(
@@ -58,6 +62,19 @@ def parse_file(raw: bytes, name: str, accession: str | None = None) -> ParsedFil
         parse_error=parse_error,
         raw=raw,
     )
+
+
+# The root element's name in the encodings ownership XML comes in (UTF-16, UTF-32 both ways).
+_OWNERSHIP_ROOT_NAMES = tuple(
+    "ownershipDocument".encode(encoding)
+    for encoding in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+)
+
+
+def _names_an_ownership_document(raw: bytes) -> bool:
+    """Whether unparseable bytes at least mean to be ownership XML (a truncated or malformed
+    one is a filing, kept with its error; anything else is not a filing)."""
+    return any(root in raw for root in _OWNERSHIP_ROOT_NAMES)
 
 
 def _parse_document(xml: bytes | None):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.parse import parse_file
+from ingest.records import ParseError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ACCESSION = "0000000001-24-000001"
@@ -44,9 +45,22 @@ def test_external_entity_is_refused():
     assert parsed.document is None and "refused" in parsed.parse_error
 
 
-def test_not_an_ownership_document():
-    parsed = parse(b"<edgarSubmission><schemaVersion>X0101</schemaVersion></edgarSubmission>")
-    assert parsed.parse_error == "not an ownership document: root element is <edgarSubmission>"
+def test_not_an_ownership_document_is_not_a_filing():
+    # Another XML named like an accession is no filing (issue 10): no filings row for it.
+    with pytest.raises(ParseError, match="not an ownership document: root element is <edgarSubmission>"):
+        parse(b"<edgarSubmission><schemaVersion>X0101</schemaVersion></edgarSubmission>")
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \n", b"hello", b"\x00" * 64, b"<html><body>404</body></html>"])
+def test_empty_or_foreign_files_are_not_filings(raw: bytes):
+    with pytest.raises(ParseError, match="not an ownership filing"):
+        parse(raw)
+
+
+def test_a_broken_ownership_document_is_still_a_filing():
+    # Truncated, or UTF-16: it means to be ownership XML, so it is kept with its error.
+    for raw in (REAL[: len(REAL) // 3], REAL[: len(REAL) // 3].decode("latin-1").encode("utf-16")):
+        assert parse(raw).parse_error
 
 
 def test_malformed_and_truncated_xml():
@@ -164,6 +178,8 @@ def test_credential_element_is_never_stored():
 
 
 def test_empty_input_and_garbage():
-    for raw in (b"", b"   ", b"\x00\x01\x02", b"<", b"<ownershipDocument>"):
-        parsed = parse(raw)
-        assert parsed.document is None and parsed.parse_error
+    for raw in (b"", b"   ", b"\x00\x01\x02", b"<"):
+        with pytest.raises(ParseError, match="not an ownership filing"):
+            parse(raw)
+    parsed = parse(b"<ownershipDocument>")  # a truncated one: still a filing, with its error
+    assert parsed.document is None and parsed.parse_error

@@ -565,7 +565,7 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
         f"{a(4)}.xml": (ownership_xml(b"<remarks>" + b"x" * (10 * 1024 * 1024) + b"</remarks>"),
                         "error:over the 10,485,760-byte cap"),
         f"{a(5)}.xml": (XML_DECL + b"<edgarSubmission><schemaVersion>X0101</schemaVersion></edgarSubmission>",
-                        "error:not an ownership document: root element is <edgarSubmission>"),
+                        "refused:not an ownership filing: not an ownership document: root element is"),
         f"{a(6)}.txt": (truncated_submission(), "header-only"),
         f"{a(7)}.xml": (ownership_xml(purchase(), head=b'<?xml version="1.0" encoding="UTF-16"?>',
                                       issuer="Zoë Ødegård".encode()).decode().encode("utf-16"), "parsed"),
@@ -576,7 +576,7 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
                          "refused:not an ownership filing (form type '10-K')"),
         f"{a(12)}.xml": (ownership_xml(b"<remarks>bell &#7; here</remarks>"),
                          "error:xmlParseCharRef: invalid xmlChar value 7"),
-        f"{a(13)}.xml": (b"", "error:Document is empty"),
+        f"{a(13)}.xml": (b"", "refused:not an ownership filing: malformed XML: Document is empty"),
         f"{a(14)}.xml.gz": (b"not gzip at all", "refused:cannot read: Not a gzipped file"),
         f"{a(15)}.txt": (nul_header, "failed:NUL character in header issuer name"),
         "form4-without-accession.xml": (ownership_xml(purchase()), "refused:no accession number"),
@@ -605,7 +605,9 @@ def test_hostile_and_broken_files_are_recorded_and_the_rest_loads(database_url, 
     output = result.stdout + result.stderr
     assert result.returncode == 1, output  # some failed: exit 1, not a crash
     assert "Traceback" not in output
-    assert "loaded 15, replaced 0, unchanged 0, failed 4" in result.stdout, output
+    # The empty file and the other XML are not filings (issue 10): refused, not stored.
+    assert "loaded 13, replaced 0, unchanged 0, failed 6" in result.stdout, output
+    assert "stored unparsed 6" in result.stdout, output
 
     filings = {r[0]: r[1:] for r in db_conn.execute(
         "SELECT accession_number, parsed, parse_error, form_type FROM filings").fetchall()}
