@@ -168,6 +168,7 @@ def parsed_footnotes(document) -> dict[str, str]:
 # -- the SGML header of a full submission -----------------------------------------------------
 
 _HEADER_FIELDS = {
+    "accession_number": (r"^\s*ACCESSION NUMBER:\s*(\S+)", r"<ACCESSION-NUMBER>([^<\r\n]*)"),
     "form_type": (r"^\s*CONFORMED SUBMISSION TYPE:\s*(.*?)\s*$", r"<TYPE>([^<\r\n]*)"),
     "filed_date": (r"^\s*FILED AS OF DATE:\s*(\d{8})", r"<FILING-DATE>(\d{8})"),
     "header_period": (r"^\s*CONFORMED PERIOD OF REPORT:\s*(\d{8})", r"<PERIOD>(\d{8})"),
@@ -177,8 +178,8 @@ _CIKS = (r"^\s*CENTRAL INDEX KEY:\s*(\d+)\s*$", r"<CIK>(\d+)")
 
 
 def expected_header(raw: bytes) -> dict[str, object]:
-    """What the header (everything before the first <DOCUMENT>) says: form type, filed date,
-    period, acceptance time (wall clock, US Eastern, naive) and every CIK named."""
+    """What the header (everything before the first <DOCUMENT>) says: accession, form type,
+    filed date, period, acceptance time (wall clock, US Eastern, naive), every CIK named."""
     end = raw.find(b"<DOCUMENT>")
     text = (raw if end < 0 else raw[:end]).decode("latin-1")
     found: dict[str, object] = {}

@@ -60,7 +60,7 @@ def test_every_submission_reads(path: Path):
         "form_type": header.form_type, "filed_date": header.filed_date, "header_period": header.period,
         "accepted_at": header.accepted_at and header.accepted_at.replace(tzinfo=None),
         "filer_ciks": sorted({f.cik for f in header.filers if f.cik is not None}) or None,
-    } == expected_header(path.read_bytes())
+    } == {k: v for k, v in expected_header(path.read_bytes()).items() if k != "accession_number"}
     if "header-only" in path.name:
         assert parsed.document is None and parsed.parse_error == NO_DOCUMENTS
     elif path.name.startswith("0001094891-00"):  # pre-2003 text filing: kept, not parsed
