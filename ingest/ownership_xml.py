@@ -728,8 +728,8 @@ def _holds_a_value(children: list[etree._Element]) -> bool:
 
 def _holds_entry_values(elem: etree._Element) -> bool:
     """Whether ``elem`` is, or holds, an element found only in transaction and holding
-    entries (an entry, a table, or a field of one): an unknown element under the root that
-    does holds an entry that reached no table. Called only for such unknown elements."""
+    entries (an entry, a table, or a field of one). An unknown element under the root that
+    is or holds one is an entry that reached no table. Called only for unknown elements."""
     return any(_local(e.tag) in _ENTRY_ONLY_NAMES for e in elem.iter())
 
 
