@@ -57,7 +57,7 @@ from ingest.records import ParsedFiling, ParseError
 from ingest.sgml import extract_ownership_xml
 from tests.test_parse_fuzz import (
     ACCESSION,
-    ALL_TEXTS,
+    HOSTILE_TEXTS,
     ISSUER_REFERENCE,
     MUTATORS,
     OWNERSHIP,
@@ -478,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             name, raw = rng.choice(seeds)
         steps = rng.randint(1, args.max_steps)
-        mutated, log = mutate(chooser, raw, steps, texts=ALL_TEXTS, mutators=WEIGHTED_MUTATORS)
+        mutated, log = mutate(chooser, raw, steps, texts=HOSTILE_TEXTS, mutators=WEIGHTED_MUTATORS)
         stats.mutators.update(log)
         pick = rng.random()
         accession, file_name = ((ACCESSION, name) if pick < 0.7 else (None, name) if pick < 0.9

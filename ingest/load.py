@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql
 from models import schema
 
 from .errors import connection_lost
-from .records import FILING_COLUMNS, FILING_LOAD_COLUMNS, PARSER_VERSION, ParsedFiling
+from .records import FILING_COLUMNS, FILING_LOAD_COLUMNS, PARSER_VERSION, ParsedFiling, is_parse_problem
 from .rows import CHILD_TABLE_NAMES, PLACEHOLDER_TICKERS, IssuerRow, PersonRow
 from .worker import LoadItem, Outcome, Stage, Status, pack_raw, prepare
 
@@ -430,9 +430,9 @@ class Loader:
             cur.execute(_REPOINT_ISSUERS, {"accs": replaced, "ciks": old_issuers})
             cur.execute(_REPOINT_PERSONS, {"accs": replaced, "ciks": old_persons})
         parse_errors = [
-            (p.item.accession_number, p.source_name, "parse", p.item.parse_error)
+            (p.item.accession_number, p.source_name, Stage.PARSE.value, p.item.parse_error)
             for p in writes
-            if p.item.parse_error
+            if is_parse_problem(p.item.parse_error)
         ]
         if parse_errors:
             self._insert_errors(parse_errors, cur)

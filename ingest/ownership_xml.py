@@ -50,8 +50,9 @@ MAX_ABS_NUMBER = Decimal("1e18")
 
 SIGNATURE_COLUMNS: dict[str, Kind] = {"signature_name": Kind.TEXT, "signature_date": Kind.DATE}
 
-# X0101 (2003) used generic entry names; which table an entry belongs to is decided by
-# whether it reports a transaction.
+# X0101 (2003) used generic entry names, and put the entries directly under the root with
+# no table around them (public description: https://github.com/iangow/edgar/issues/42);
+# which table an entry belongs to is decided by whether it reports a transaction.
 _LEGACY_ENTRY_ELEMENTS = {
     "nonDerivativeSecurity": ("non_derivative_transactions", "non_derivative_holdings"),
     "derivativeSecurity": ("derivative_transactions", "derivative_holdings"),
@@ -302,6 +303,7 @@ class _DocumentReader:
         self.refs: list[FootnoteRef] = []
         self.signatures: list[tuple[str | None, date | None]] = []
         self.unmapped: list[Unmapped] = []
+        self.unmapped_entries: list[str] = []
 
     def read(self) -> OwnershipDocument:
         root = self.root
@@ -324,6 +326,8 @@ class _DocumentReader:
                 handler(self, child, name)
                 continue
             spec = _FILING_COLUMNS.spec(tag)
+            if spec[1] is _no_column and _holds_entry_values(child):
+                self.unmapped_entries.append(name)  # e.g. a misnamed table or entry
             self._read_field(child, tag, spec, _FILING_COLUMNS, self.filing, None, "")
         return OwnershipDocument(
             filing=self.filing,
@@ -333,6 +337,7 @@ class _DocumentReader:
             footnote_refs=self.refs,
             signatures=self.signatures,
             unmapped=self.unmapped,
+            unmapped_entries=self.unmapped_entries,
         )
 
     # -- sections ----------------------------------------------------------
@@ -369,7 +374,15 @@ class _DocumentReader:
                     self._keep_idless_ref(tag)
                 self._check_ref_content(child, tag)
             else:
-                self._keep(f"{tag}/{child_tag}", self._markup_of(child), "unknown element in table")
+                path = f"{tag}/{child_tag}"
+                self.unmapped_entries.append(path)
+                self._keep(path, self._markup_of(child), "unknown element in table")
+
+    def _read_root_entry(self, elem: etree._Element, tag: str) -> None:
+        """An entry directly under the root, with no table around it (X0101)."""
+        table = ENTRY_ELEMENTS.get(tag) or self._legacy_table(elem, tag)
+        assert table is not None  # only entry names are dispatched here
+        self._read_entry(elem, tag, tag, table)
 
     def _legacy_table(self, elem: etree._Element, tag: str) -> str | None:
         tables = _LEGACY_ENTRY_ELEMENTS.get(tag)
@@ -427,6 +440,7 @@ class _DocumentReader:
         "derivativeTable": _read_table,
         "footnotes": _read_footnotes,
         "ownerSignature": _read_signature,
+        **dict.fromkeys([*ENTRY_ELEMENTS, *_LEGACY_ENTRY_ELEMENTS], _read_root_entry),
     }
 
     # -- generic leaf mapping ---------------------------------------------
@@ -712,6 +726,13 @@ def _holds_a_value(children: list[etree._Element]) -> bool:
     return True
 
 
+def _holds_entry_values(elem: etree._Element) -> bool:
+    """Whether ``elem`` is, or holds, an element found only in transaction and holding
+    entries (an entry, a table, or a field of one). An unknown element under the root that
+    is or holds one is an entry that reached no table. Called only for unknown elements."""
+    return any(_local(e.tag) in _ENTRY_ONLY_NAMES for e in elem.iter())
+
+
 _REPEATED = "element repeated; first value kept"
 
 
@@ -913,3 +934,16 @@ _FILING_COLUMNS = _TableColumns("filings", FILING_DOCUMENT_COLUMNS)
 _OWNER_COLUMNS = _TableColumns("filing_owners", OWNER_COLUMNS)
 _SIGNATURE_COLUMNS = _TableColumns("owner_signatures", SIGNATURE_COLUMNS)
 _ENTRY_COLUMNS = {table: _TableColumns(table, kinds) for table, kinds in ENTRY_TABLES.items()}
+
+
+# Element names found only in transaction and holding entries (see _holds_entry_values).
+_ENTRY_ONLY_NAMES = frozenset(
+    {
+        *ENTRY_ELEMENTS,
+        *_LEGACY_ENTRY_ELEMENTS,
+        "nonDerivativeTable",
+        "derivativeTable",
+        *(_camel_case(column) for kinds in ENTRY_TABLES.values() for column in kinds),
+    }
+    - {_camel_case(column) for column in (*FILING_DOCUMENT_COLUMNS, *OWNER_COLUMNS)}
+)

@@ -13,14 +13,21 @@ from .records import (
     ACCESSION,
     ACCESSION_PLAIN,
     ACCESSION_RE,
+    NO_DOCUMENTS,
+    NO_OWNERSHIP_XML,
+    NO_XML_DOCUMENT,
     OWNERSHIP_FORMS,
+    OwnershipDocument,
     ParsedFiling,
     ParseError,
     SubmissionHeader,
+    unmapped_entries_error,
 )
 from .sgml import (
     extract_ownership_xml,
+    has_document,
     has_unclosed_ownership_block,
+    has_xml_block,
     looks_like_submission,
     parse_header,
 )
@@ -47,13 +54,14 @@ def parse_file(raw: bytes, name: str, accession: str | None = None) -> ParsedFil
         xml = raw
         source_kind = "xml"
     accession_number = _resolve_accession(accession, header, name)
-    document, parse_error = _parse_document(xml)
+    if xml is None:
+        document, parse_error = None, _why_no_ownership_xml(raw)
+    else:
+        document, parse_error = _parse_document(xml)
     if source_kind == "xml" and document is None and not _names_an_ownership_document(raw):
         # Not a filing at all (an empty file, another XML, anything else named like an
         # accession): an error about the file, never a filings row.
         raise ParseError(f"{name}: not an ownership filing: {parse_error or 'empty file'}")
-    if xml is None and header is not None and has_unclosed_ownership_block(raw):
-        parse_error = "truncated submission: its <XML> block never closes"
     return ParsedFiling(
         accession_number=accession_number,
         source_kind=source_kind,
@@ -77,15 +85,27 @@ def _names_an_ownership_document(raw: bytes) -> bool:
     return any(root in raw for root in _OWNERSHIP_ROOT_NAMES)
 
 
-def _parse_document(xml: bytes | None):
-    if xml is None:
-        return None, None
+def _why_no_ownership_xml(raw: bytes) -> str:
+    """The parse_error of a submission in which no ownership document was found."""
+    if has_unclosed_ownership_block(raw):
+        return "truncated submission: its <XML> block never closes"
+    if has_xml_block(raw):
+        return NO_OWNERSHIP_XML
+    if has_document(raw):
+        return NO_XML_DOCUMENT
+    return NO_DOCUMENTS
+
+
+def _parse_document(xml: bytes) -> tuple[OwnershipDocument | None, str | None]:
     try:
-        return parse_ownership_xml(xml), None
+        document = parse_ownership_xml(xml)
     except OwnershipXmlError as exc:
         return None, str(exc)
     except Exception as exc:  # noqa: BLE001 - a parser bug must not stop a batch
         return None, f"internal parser error ({type(exc).__name__}): {exc}"
+    if document.unmapped_entries:  # stored with the rows that did map, but not "parsed"
+        return document, unmapped_entries_error(document.unmapped_entries)
+    return document, None
 
 
 def _refuse_non_ownership(header: SubmissionHeader, name: str) -> None:

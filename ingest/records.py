@@ -24,7 +24,11 @@ from functools import lru_cache
 # newer parse" (replace rows).
 # 2: numbers, dates and CIKs take ASCII digits only (other scripts' digits are kept
 #    verbatim in unmapped_values instead of being converted).
-PARSER_VERSION = 2
+# 3: X0101 (2003) entries directly under <ownershipDocument> land in their tables (were
+#    all in unmapped_values); a document with an entry that reaches no table is stored with
+#    parsed = false and UNMAPPED_ENTRIES; a submission without an ownership document says
+#    why (NO_OWNERSHIP_XML, NO_XML_DOCUMENT, NO_DOCUMENTS) instead of no parse_error.
+PARSER_VERSION = 3
 
 # The forms this project is about: Forms 3, 4, 5 and their amendments (SEC's EDGAR Filer
 # Manual names them so in the indexes, the SGML header and ownership XML's documentType).
@@ -242,7 +246,11 @@ class Unmapped:
 
 @dataclass(slots=True)
 class OwnershipDocument:
-    """Everything an <ownershipDocument> says, typed and keyed by column names."""
+    """Everything an <ownershipDocument> says, typed and keyed by column names.
+
+    ``unmapped_entries`` lists where a transaction or holding entry (or a table of them)
+    reached no table: its values are in ``unmapped``, and the filing is not ``parsed``.
+    """
 
     filing: dict[str, Value]  # columns of FILING_DOCUMENT_COLUMNS present in the document
     owners: list[dict[str, Value]]  # columns of OWNER_COLUMNS, in document order
@@ -252,6 +260,32 @@ class OwnershipDocument:
     footnote_refs: list[FootnoteRef]
     signatures: list[tuple[str | None, date | None]]  # (signature_name, signature_date)
     unmapped: list[Unmapped]
+    unmapped_entries: list[str] = field(default_factory=list)
+
+
+# parse_error of a filing whose document was read but some of whose transaction or holding
+# entries reached no table. Its rows that did map are stored; it has parsed = false, so
+# "parse_error LIKE UNMAPPED_ENTRIES || '%'" counts such filings.
+UNMAPPED_ENTRIES = "entries not mapped to a table (kept in unmapped_values)"
+# parse_error of a submission that holds no ownership document, by what it holds instead.
+NO_OWNERSHIP_XML = "no ownership XML document in the submission"
+NO_XML_DOCUMENT = (
+    "no XML document in the submission: a text filing (ownership XML began in 2003), kept unparsed"
+)
+NO_DOCUMENTS = "no documents in the submission (header only)"
+
+
+def is_parse_problem(parse_error: str | None) -> bool:
+    """Whether a stored filing's parse_error needs attention (an ``ingest_errors`` row, a run's
+    "stored unparsed" count, exit 1). A text-era filing has no ownership XML to read: kept
+    unparsed with its reason, it is what it is, not an error."""
+    return parse_error is not None and parse_error != NO_XML_DOCUMENT
+
+
+def unmapped_entries_error(paths: list[str], shown: int = 3) -> str:
+    """UNMAPPED_ENTRIES, naming the first ``shown`` of the elements that reached no table."""
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return f"{UNMAPPED_ENTRIES}: {', '.join(paths[:shown])}{more}"
 
 
 @dataclass(slots=True)
@@ -260,7 +294,8 @@ class ParsedFiling:
 
     ``document`` is None when the input holds no ownership XML (pre-2003 text
     filings, header-only files) or when the XML could not be parsed; then
-    ``parse_error`` says why (None for a submission that simply has no XML).
+    ``parse_error`` says why. A document with entries that reached no table comes with
+    ``parse_error`` UNMAPPED_ENTRIES. ``parsed``: a document, and no parse_error.
     """
 
     accession_number: str
@@ -281,7 +316,7 @@ class ParsedFiling:
 
     @property
     def parsed(self) -> bool:
-        return self.document is not None
+        return self.document is not None and self.parse_error is None
 
 
 class ParseError(Exception):

@@ -209,6 +209,18 @@ def has_unclosed_ownership_block(raw: bytes) -> bool:
     )
 
 
+def has_xml_block(raw: bytes) -> bool:
+    """Whether the submission holds an <XML> block (of any kind, closed)."""
+    lowered = raw.lower()
+    start = lowered.find(b"<xml>")
+    return start >= 0 and lowered.find(b"</xml>", start + 5) >= 0
+
+
+def has_document(raw: bytes) -> bool:
+    """Whether the submission holds a <DOCUMENT> (a header-only file holds none)."""
+    return raw.find(b"<DOCUMENT>") >= 0
+
+
 def extract_ownership_xml(raw: bytes) -> bytes | None:
     """The ownership XML inside a submission, or None when it has none.
 

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from .errors import first_line
 from .parse import parse_file
-from .records import ACCESSION_RE, ParsedFiling, ParseError
+from .records import ACCESSION_RE, ParsedFiling, ParseError, is_parse_problem
 from .rows import FilingRows, build_rows
 
 # Level 3: ~140 us for a 15 KB filing and 13.7% of the size, against ~200 us / 12.5% at 6
@@ -122,7 +122,7 @@ class Outcome:
     @property
     def unparsed(self) -> bool:
         """Stored, but without a (complete) parsed document: its error says why."""
-        return self.stored and self.item is not None and self.item.parse_error is not None
+        return self.stored and self.item is not None and is_parse_problem(self.item.parse_error)
 
 
 T = TypeVar("T")

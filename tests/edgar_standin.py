@@ -857,7 +857,7 @@ class FaultInjector:
 class RequestRecord:
     """One request as the stand-in saw it. ``status`` 0: connection dropped without response."""
 
-    t: float  # time.monotonic() at arrival
+    t: float  # the stand-in's clock (time.monotonic() unless given another) at arrival
     site: str  # "www" or "data"
     method: str
     path: str  # URL path, without query
@@ -867,6 +867,24 @@ class RequestRecord:
     fault: str | None = None
     body_bytes: int = 0  # bytes of body actually sent
     gzipped: bool = False
+
+
+class ManualClock:
+    """A clock that moves only when told to: SEC's windows and blocks are then tested by
+    setting the time of each request, not by sleeping (a loaded machine cannot change it)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> float:
+        with self._lock:
+            self._now += seconds
+            return self._now
 
 
 def max_in_window(times: Sequence[float], seconds: float = 1.0) -> int:
@@ -1049,7 +1067,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if kind is FaultKind.SLOW:
             assert fault is not None
             for start in range(0, len(data), max(1, fault.chunk)):
-                time.sleep(fault.delay)  # before each piece: even the first byte is late
+                # before each piece (even the first byte is late); a stall ends when the
+                # stand-in stops, so a long one does not outlive its test
+                if self.server.standin._stopped.wait(fault.delay):
+                    self.close_connection = True
+                    return
                 piece = data[start : start + fault.chunk]
                 record.body_bytes += len(piece)
                 self.wfile.write(piece)
@@ -1074,6 +1096,8 @@ class EdgarStandin:
         accept_user_agent: which User-Agents pass; others get 403 "Undeclared Automated Tool".
             Default: any with a contact e-mail (SEC's rule). Tests can be stricter, e.g. refuse
             example.com addresses as Akamai does.
+        clock: what arrival times (the request log, the rate limit, blocks) are read from;
+            a :class:`ManualClock` makes SEC's rules testable without sleeping.
 
     Use as a context manager, or call :meth:`start` / :meth:`stop`.
     """
@@ -1086,6 +1110,7 @@ class EdgarStandin:
         block_seconds: float = 0.0,
         limit_status: int = 429,
         accept_user_agent: Callable[[str], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if limit_status not in (403, 429):
             raise ValueError("limit_status must be 403 or 429")
@@ -1094,6 +1119,8 @@ class EdgarStandin:
         self.accept_user_agent = accept_user_agent or has_contact_email
         self.faults = FaultInjector()
         self._gate = _RateGate(max_rps, block_seconds)
+        self.clock = clock
+        self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._forbidden: list[str | re.Pattern[str]] = []
@@ -1105,6 +1132,7 @@ class EdgarStandin:
     def start(self) -> EdgarStandin:
         if self._servers:
             return self
+        self._stopped.clear()
         for site in ("www", "data"):
             server = _SiteServer(self, site)
             thread = threading.Thread(
@@ -1119,6 +1147,7 @@ class EdgarStandin:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         for server in self._servers.values():
             server.shutdown()
             server.server_close()
@@ -1164,7 +1193,7 @@ class EdgarStandin:
 
     @property
     def blocked_until(self) -> float:
-        """time.monotonic() until which the block lasts (0 or past: not blocked)."""
+        """Time (of :attr:`clock`) until which the block lasts (0 or past: not blocked)."""
         return self._gate.blocked_until
 
     def forbid(self, pattern: str | re.Pattern[str]) -> None:
@@ -1197,7 +1226,7 @@ class EdgarStandin:
 
     def _arrive(self, site: str, method: str, path: str, headers: Any) -> RequestRecord:
         record = RequestRecord(
-            t=time.monotonic(),
+            t=self.clock(),
             site=site,
             method=method,
             path=path,

@@ -188,10 +188,12 @@ def test_ingest_failures_are_recorded_and_exit_1(db_env: str, inputs: Path) -> N
     assert "edgar-insider status" in result.output
     with psycopg.connect(db.libpq_conninfo(db_env)) as conn:
         stages = conn.execute(
-            "SELECT stage, source_name FROM ingest_errors ORDER BY stage"
+            "SELECT stage, source_name FROM ingest_errors ORDER BY stage, source_name"
         ).fetchall()
-    assert [s for s, _ in stages] == ["parse", "read"]
-    assert stages[0][1].endswith("no-accession-here.xml") and stages[1][1].endswith("broken.txt.gz")
+    # The header-only fixture is stored, with its parse_error recorded (parser 3).
+    assert [s for s, _ in stages] == ["parse", "parse", "read"]
+    assert stages[0][1].endswith("header-only.txt") and stages[1][1].endswith("no-accession-here.xml")
+    assert stages[2][1].endswith("broken.txt.gz")
     # The good files landed anyway.
     assert count(db_env, "SELECT count(*) FROM filings") == FIXTURE_ACCESSIONS
 
@@ -264,4 +266,6 @@ def test_status_on_empty_and_loaded_database(db_env: str, inputs: Path) -> None:
     assert any(line.strip().startswith("non_derivative_transactions") for line in lines)
     # The newest by filed date among the fixtures: AAR CORP, filed 2025-02-13.
     assert "newest filing: 0001127602-25-004598" in result.output
-    assert "recent errors (1 in all):" in result.output and "[read]" in result.output
+    # the unreadable file, and the header-only fixture's parse_error (parser 3)
+    assert "recent errors (2 in all):" in result.output and "[read]" in result.output
+    assert "[parse]" in result.output and "header only" in result.output

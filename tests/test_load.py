@@ -16,6 +16,7 @@ import ingest.parse
 from ingest import load as load_module
 from ingest.load import Loader, prepare
 from ingest.records import (
+    NO_DOCUMENTS,
     PARSER_VERSION,
     FootnoteRef,
     HeaderFiler,
@@ -490,7 +491,7 @@ def test_real_files_end_to_end(db_conn: psycopg.Connection) -> None:
     header_only = db_conn.execute(
         "SELECT parsed, parse_error FROM filings WHERE accession_number = '0001012325-98-000004'"
     ).fetchone()
-    assert header_only == (False, None)
+    assert header_only == (False, NO_DOCUMENTS)
     before = snapshot(db_conn)
     assert set(statuses(loader.load(items))) == {"unchanged"}
     assert snapshot(db_conn) == before

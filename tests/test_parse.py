@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 
 from ingest.parse import accession_from_name, parse_file
-from ingest.records import ParseError
-from tests.oracle import expected_refs, expected_values, parsed_refs, parsed_values
+from ingest.records import NO_DOCUMENTS, NO_XML_DOCUMENT, ParseError
+from tests.oracle import (
+    expected_footnotes,
+    expected_header,
+    expected_refs,
+    expected_values,
+    parsed_footnotes,
+    parsed_refs,
+    parsed_values,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OWNERSHIP_DOCS = sorted((FIXTURES / "ownership").glob("*.xml"))
@@ -35,6 +43,7 @@ def test_every_leaf_and_footnote_reference_of_every_document(path: Path):
     document = parsed.document
     assert parsed_values(document) == expected_values(path.read_bytes())
     assert parsed_refs(document) == expected_refs(path.read_bytes())
+    assert parsed_footnotes(document) == expected_footnotes(path.read_bytes())
     # Anything without a column is kept, never dropped: only the two fixtures with an
     # injected <script> element have such a value.
     for kept in document.unmapped:
@@ -46,11 +55,18 @@ def test_every_submission_reads(path: Path):
     parsed = parse_fixture(path)
     assert parsed.source_kind == "submission"
     assert parsed.header is not None and parsed.header.filed_date is not None
-    assert parsed.parse_error is None
-    if "header-only" in path.name or path.name.startswith("0001094891-00"):
-        assert parsed.document is None  # pre-2003 text filing / header only: not parsed
+    header = parsed.header
+    assert {
+        "form_type": header.form_type, "filed_date": header.filed_date, "header_period": header.period,
+        "accepted_at": header.accepted_at and header.accepted_at.replace(tzinfo=None),
+        "filer_ciks": sorted({f.cik for f in header.filers if f.cik is not None}) or None,
+    } == {k: v for k, v in expected_header(path.read_bytes()).items() if k != "accession_number"}
+    if "header-only" in path.name:
+        assert parsed.document is None and parsed.parse_error == NO_DOCUMENTS
+    elif path.name.startswith("0001094891-00"):  # pre-2003 text filing: kept, not parsed
+        assert parsed.document is None and parsed.parse_error == NO_XML_DOCUMENT
     else:
-        assert parsed.document is not None
+        assert parsed.document is not None and parsed.parse_error is None
 
 
 def test_seed_filing_has_the_values_of_its_rendering():
@@ -174,7 +190,7 @@ def test_tag_style_feed_header_on_one_line():
 
 def test_pre_2003_pem_wrapped_text_filing_is_recorded_unparsed():
     parsed = parse_fixture(FIXTURES / "submissions" / "0001094891-00-000193.txt")
-    assert parsed.document is None and parsed.parse_error is None
+    assert parsed.document is None and parsed.parse_error == NO_XML_DOCUMENT
     assert parsed.header.filed_date == date(2000, 3, 14)
     assert ("subject-company", 911787) in {(f.role, f.cik) for f in parsed.header.filers}
     assert ("reporting-owner", 1050609) in {(f.role, f.cik) for f in parsed.header.filers}

@@ -24,6 +24,7 @@ from tests.edgar_standin import (
     FaultKind,
     Filer,
     IndexRow,
+    ManualClock,
     Site,
     SiteFiling,
     build_site,
@@ -306,21 +307,31 @@ def test_custom_user_agent_policy(site: Site) -> None:
         assert _get(url, **{"User-Agent": "Jane jane@example.com"}).status_code == 403
 
 
+# SEC's rules are about when requests arrive. These tests set each arrival time on a
+# ManualClock (binary fractions of a second, so the sums are exact) instead of sleeping:
+# whatever the machine's load, the stand-in sees exactly these times.
+
+
 def test_over_the_limit_gets_429_without_retry_after(site: Site) -> None:
-    with EdgarStandin(site.root, max_rps=3) as sec:
+    clock = ManualClock()
+    with EdgarStandin(site.root, max_rps=3, clock=clock) as sec:
         url = sec.base_url + site.archive_paths[0]
         with requests.Session() as session:
-            responses = [session.get(url, headers=UA, timeout=10) for _ in range(5)]
-        assert [r.status_code for r in responses] == [200, 200, 200, 429, 429]
-        assert "Retry-After" not in responses[3].headers
-        assert sec.max_requests_in_any_window(1.0) == 5
-        time.sleep(1.05)  # the window slides: allowed again
-        assert _get(url).status_code == 200
+            responses = [session.get(url, headers=UA, timeout=10) for _ in range(5)]  # one instant
+            assert [r.status_code for r in responses] == [200, 200, 200, 429, 429]
+            assert "Retry-After" not in responses[3].headers
+            assert sec.max_requests_in_any_window(1.0) == 5
+            clock.advance(0.75)  # the same second: still over (six in it, refused ones count)
+            assert session.get(url, headers=UA, timeout=10).status_code == 429
+            clock.advance(0.25)  # one second after the first five: they left the window
+            assert session.get(url, headers=UA, timeout=10).status_code == 200
+        assert [r.t - 1000.0 for r in sec.requests] == [0.0] * 5 + [0.75, 1.0]
 
 
 def test_block_mode_refuses_and_is_extended_by_requests(site: Site) -> None:
     # A block longer than the 1-s window, so the block (not the window) is what refuses.
-    with EdgarStandin(site.root, max_rps=3, block_seconds=1.5, limit_status=403) as sec:
+    clock = ManualClock()
+    with EdgarStandin(site.root, max_rps=3, block_seconds=1.5, limit_status=403, clock=clock) as sec:
         url = sec.base_url + site.archive_paths[0]
         with requests.Session() as session:
 
@@ -328,14 +339,16 @@ def test_block_mode_refuses_and_is_extended_by_requests(site: Site) -> None:
                 return session.get(url, headers=UA, timeout=10).status_code
 
             assert [status() for _ in range(4)] == [200, 200, 200, 403]
-            time.sleep(1.1)  # window empty again, block still on: refused and extended
+            assert sec.blocked_until == clock() + 1.5
+            clock.advance(1.25)  # window empty again, block still on: refused and extended
             blocked = session.get(url, headers=UA, timeout=10)
             assert blocked.status_code == 403 and blocked.content == RATE_THRESHOLD_PAGE
-            time.sleep(1.1)  # the first block would be over by now; the extension is not
+            assert sec.blocked_until == clock() + 1.5
+            clock.advance(0.5)  # the first block would be over by now; the extension is not
             assert status() == 403
-            time.sleep(1.6)
+            clock.advance(1.5)  # the last extension is over
             assert status() == 200
-            assert sec.blocked_until < time.monotonic()
+            assert sec.blocked_until <= clock()
 
 
 def test_gzip_when_asked(site: Site, sec: EdgarStandin) -> None:
@@ -359,24 +372,27 @@ def test_max_in_window() -> None:
     assert max_in_window([5.0, 1.0, 1.2], 0.5) == 2
 
 
-def test_request_log_records_every_request(site: Site, sec: EdgarStandin) -> None:
-    start = time.monotonic()
-    _get(sec.base_url + site.archive_paths[0])
-    _get(sec.base_url + "/Archives/nope.txt")
-    requests.get(sec.data_url + Site.submissions_path(1735707), timeout=10)
-    log = sec.requests
-    assert [(r.site, r.path, r.status) for r in log] == [
-        ("www", site.archive_paths[0], 200),
-        ("www", "/Archives/nope.txt", 404),
-        ("data", Site.submissions_path(1735707), 403),
-    ]
-    assert all(start <= r.t <= time.monotonic() for r in log)
-    assert log[0].user_agent == UA["User-Agent"] and log[0].body_bytes > 0
-    assert sec.max_requests_in_any_window(1.0) == 3
-    assert sec.max_requests_in_any_window(1.0, site="data") == 1
-    assert sec.paths(status=404) == ["/Archives/nope.txt"]
-    sec.clear_log()
-    assert sec.requests == []
+def test_request_log_records_every_request(site: Site) -> None:
+    clock = ManualClock()
+    with EdgarStandin(site.root, max_rps=1000, clock=clock) as sec:
+        _get(sec.base_url + site.archive_paths[0])
+        clock.advance(0.5)
+        _get(sec.base_url + "/Archives/nope.txt")
+        clock.advance(0.5)
+        requests.get(sec.data_url + Site.submissions_path(1735707), timeout=10)
+        log = sec.requests
+        assert [(r.site, r.path, r.status, r.t) for r in log] == [
+            ("www", site.archive_paths[0], 200, 1000.0),
+            ("www", "/Archives/nope.txt", 404, 1000.5),
+            ("data", Site.submissions_path(1735707), 403, 1001.0),
+        ]
+        assert log[0].user_agent == UA["User-Agent"] and log[0].body_bytes > 0
+        assert sec.max_requests_in_any_window(1.0) == 2  # [t, t + 1 s) holds 1000.0 and 1000.5
+        assert sec.max_requests_in_any_window(1.5) == 3
+        assert sec.max_requests_in_any_window(1.0, site="data") == 1
+        assert sec.paths(status=404) == ["/Archives/nope.txt"]
+        sec.clear_log()
+        assert sec.requests == []
 
 
 # --- faults ----------------------------------------------------------------------------------
@@ -460,7 +476,19 @@ def test_slow_fault(site: Site, sec: EdgarStandin) -> None:
     elapsed = time.monotonic() - started
     chunks = -(-len(body) // 8192)
     assert body == site.filing(path.rsplit("/", 1)[1][:-4]).content
+    # A lower bound only (the stand-in waits before each piece; load can only add to it).
     assert elapsed >= 0.1 * chunks * 0.9
+
+
+def test_a_stalled_body_ends_when_the_standin_stops(site: Site) -> None:
+    sec = EdgarStandin(site.root, max_rps=1000).start()
+    path = site.archive_paths[0]
+    sec.faults.add(path, FaultKind.SLOW, delay=3600, chunk=1 << 30)
+    response = _raw_get(sec, path)  # headers come, the body stalls
+    sec.stop()  # the stall must not hold the handler (or the test run) for an hour
+    with pytest.raises((http.client.IncompleteRead, ConnectionError, TimeoutError)):
+        response.read()
+    assert sec.requests[0].body_bytes == 0
 
 
 def test_fault_patterns_and_forever(site: Site, sec: EdgarStandin) -> None:
