@@ -432,7 +432,7 @@ class Loader:
         parse_errors = [
             (p.item.accession_number, p.source_name, Stage.PARSE.value, p.item.parse_error)
             for p in writes
-            if is_parse_problem(p.item.parse_error)
+            if is_parse_problem(p.item.parse_error, p.item.rows.filed_date)
         ]
         if parse_errors:
             self._insert_errors(parse_errors, cur)

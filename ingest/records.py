@@ -275,11 +275,22 @@ NO_XML_DOCUMENT = (
 NO_DOCUMENTS = "no documents in the submission (header only)"
 
 
-def is_parse_problem(parse_error: str | None) -> bool:
+# Electronic filing of Forms 3, 4 and 5 (as ownership XML) became mandatory on 30 June 2003
+# (SEC Release 33-8230, "Mandated Electronic Filing and Web Site Posting for Forms 3, 4 and 5").
+XML_MANDATORY_FROM = date(2003, 6, 30)
+NOTHING_TO_PARSE = frozenset({NO_XML_DOCUMENT, NO_DOCUMENTS})
+
+
+def is_parse_problem(parse_error: str | None, filed: date | None) -> bool:
     """Whether a stored filing's parse_error needs attention (an ``ingest_errors`` row, a run's
-    "stored unparsed" count, exit 1). A text-era filing has no ownership XML to read: kept
-    unparsed with its reason, it is what it is, not an error."""
-    return parse_error is not None and parse_error != NO_XML_DOCUMENT
+    "stored unparsed" count, exit 1). A filing from before ownership XML (a text filing, a
+    header) is kept unparsed with its reason: nothing to parse is no error then. Filed since,
+    or on an unknown date, it is."""
+    if parse_error is None:
+        return False
+    if parse_error in NOTHING_TO_PARSE:
+        return filed is None or filed >= XML_MANDATORY_FROM
+    return True
 
 
 def unmapped_entries_error(paths: list[str], shown: int = 3) -> str:

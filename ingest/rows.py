@@ -96,6 +96,13 @@ class FilingRows:
     persons: list[PersonRow]
     nul_problem: str | None = None
 
+    @property
+    def filed_date(self) -> date | None:
+        return self.filing[_FILED_DATE]
+
+
+_FILED_DATE = FILING_COLUMNS.index("filed_date")
+
 
 def build_rows(parsed: ParsedFiling, source_name: str | None, raw_has_nul: bool) -> FilingRows:
     """All rows of one parsed filing (``raw_has_nul``: its raw bytes hold a NUL byte)."""

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from . import db, workqueue
-from .records import NO_XML_DOCUMENT, PARSER_VERSION
+from .records import NOTHING_TO_PARSE, PARSER_VERSION, XML_MANDATORY_FROM
 from .sgml import EASTERN
 
 # Above this many rows (planner estimate) a table's count is the estimate: an exact
@@ -44,7 +44,8 @@ def collect(conn: psycopg.Connection, target: db.DatabaseTarget) -> dict[str, An
         "not_loaded": _not_loaded(conn),
         "unparsed_filings": int(conn.execute(
             "SELECT count(*) FROM filings WHERE NOT parsed AND parse_error IS NOT NULL"
-            " AND parse_error <> %s", (NO_XML_DOCUMENT,)).fetchone()[0]),
+            " AND NOT (parse_error = ANY(%s) AND filed_date < %s)",
+            (sorted(NOTHING_TO_PARSE), XML_MANDATORY_FROM)).fetchone()[0]),
         "errors_total": next((t["rows"] for t in tables if t["table"] == "ingest_errors"), 0),
         "recent_errors": _recent_errors(conn),
     }

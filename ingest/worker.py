@@ -122,7 +122,8 @@ class Outcome:
     @property
     def unparsed(self) -> bool:
         """Stored, but without a (complete) parsed document: its error says why."""
-        return self.stored and self.item is not None and is_parse_problem(self.item.parse_error)
+        item = self.item
+        return self.stored and item is not None and is_parse_problem(item.parse_error, item.rows.filed_date)
 
 
 T = TypeVar("T")

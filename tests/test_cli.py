@@ -190,10 +190,10 @@ def test_ingest_failures_are_recorded_and_exit_1(db_env: str, inputs: Path) -> N
         stages = conn.execute(
             "SELECT stage, source_name FROM ingest_errors ORDER BY stage, source_name"
         ).fetchall()
-    # The header-only fixture is stored, with its parse_error recorded (parser 3).
-    assert [s for s, _ in stages] == ["parse", "parse", "read"]
-    assert stages[0][1].endswith("header-only.txt") and stages[1][1].endswith("no-accession-here.xml")
-    assert stages[2][1].endswith("broken.txt.gz")
+    # The header-only fixture (1998: before ownership XML) is stored with its reason, which
+    # is no error: nothing in ingest_errors for it.
+    assert [s for s, _ in stages] == ["parse", "read"]
+    assert stages[0][1].endswith("no-accession-here.xml") and stages[1][1].endswith("broken.txt.gz")
     # The good files landed anyway.
     assert count(db_env, "SELECT count(*) FROM filings") == FIXTURE_ACCESSIONS
 
@@ -266,6 +266,6 @@ def test_status_on_empty_and_loaded_database(db_env: str, inputs: Path) -> None:
     assert any(line.strip().startswith("non_derivative_transactions") for line in lines)
     # The newest by filed date among the fixtures: AAR CORP, filed 2025-02-13.
     assert "newest filing: 0001127602-25-004598" in result.output
-    # the unreadable file, and the header-only fixture's parse_error (parser 3)
-    assert "recent errors (2 in all):" in result.output and "[read]" in result.output
-    assert "[parse]" in result.output and "header only" in result.output
+    # the unreadable file; the 1998 header-only fixture's reason is no error (nothing to parse)
+    assert "recent errors (1 in all):" in result.output and "[read]" in result.output
+    assert "stored unparsed" not in result.output

@@ -429,3 +429,20 @@ def test_a_submission_that_is_not_a_filing_is_refused_with_its_reason(tmp_path, 
     assert result.returncode == 1
     [(message,)] = db_conn.execute("SELECT message FROM ingest_errors").fetchall()
     assert "not an ownership filing (form type '10-K')" in message
+
+
+@pytest.mark.parametrize("filed, attention", [(date(2001, 5, 2), False), (DAY, True)])
+def test_a_form_4_without_ownership_xml_needs_attention_only_after_xml_became_mandatory(
+    filed, attention, tmp_path, database_url, db_conn
+):
+    # A text Form 4 of 2001 is what filings were then: kept unparsed with its reason, no error.
+    # The same in 2024 means something is wrong: an ingest_errors row and exit 1.
+    text = make_submission("0000000001-24-000008", "4", filed, [], body="a text Form 4")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "0000000001-24-000008.txt").write_bytes(text.content)
+    result = _ingest(folder, database_url)
+    assert result.returncode == int(attention), result.stdout + result.stderr
+    assert ("stored unparsed 1" in result.stdout) is attention
+    assert scalar(db_conn, "SELECT count(*) FROM filings WHERE NOT parsed") == 1
+    assert scalar(db_conn, "SELECT count(*) FROM ingest_errors") == int(attention)
