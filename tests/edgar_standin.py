@@ -467,7 +467,8 @@ def _check_filings(filings: list[SiteFiling]) -> None:
 
 
 def _index_rows(filing: SiteFiling) -> list[IndexRow]:
-    # One row per filer, each pointing into that filer's own CIK directory (pitfall 23).
+    # One row per filer, each pointing into that filer's own CIK directory: index rows are
+    # not filings (EDGAR lists a Form 4 under the issuer and under each reporting owner).
     return [
         IndexRow(fl.cik, fl.name, filing.form_type, filing.filed, filing.archive_path(fl.cik)[10:])
         for fl in _unique_filers(filing)
@@ -564,7 +565,8 @@ def _submission_entry(filing: SiteFiling) -> dict[str, Any]:
         "accessionNumber": filing.accession,
         "filingDate": f"{filing.filed:%Y-%m-%d}",
         "reportDate": f"{period[:4]}-{period[4:6]}-{period[6:8]}" if period else "",
-        # EDGAR labels New-York time "Z" here (pitfall 5); copied as EDGAR does.
+        # EDGAR labels New-York time "Z" here (https://github.com/theOGognf/finagg/issues/64);
+        # copied as EDGAR does.
         "acceptanceDateTime": f"{accepted[:4]}-{accepted[4:6]}-{accepted[6:8]}T"
         f"{accepted[8:10]}:{accepted[10:12]}:{accepted[12:14]}.000Z",
         "act": filing.act,
