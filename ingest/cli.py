@@ -298,17 +298,33 @@ def _verify_lines(check: runs.DayCheck) -> list[str]:
 
 
 @cli.command()
-def status() -> None:
-    """Show rows per table, the newest filing, the fetch queue and its retries, recent errors.
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the status as one JSON document (fields: docs/operations.md).")
+@click.option("--check", is_flag=True,
+              help="Exit 1 when something needs attention: no successful sync within --max-age, "
+              "filings given up or failing for over a day, an old schema (for cron and monitors).")
+@click.option("--max-age", type=click.FloatRange(min=0, min_open=True),
+              default=status_report.DEFAULT_MAX_AGE_HOURS, show_default=True, metavar="HOURS",
+              help="With --check: how old the last successful sync may be.")
+@click.option("--days", type=click.IntRange(1, 3650), default=status_report.DEFAULT_ERROR_DAYS,
+              show_default=True, help="Count errors of the last DAYS days.")
+def status(as_json: bool, check: bool, max_age: float, days: int) -> None:
+    """Show rows per table, the newest filing and the load lag, the last sync, the fetch
+    queue and its retries, recent errors, and what needs attention.
 
-    Also shows the database (password hidden), its schema revision and the parser
-    version. Tables above a million rows show the planner's estimate (~).
+    Also shows the database (password hidden) and its size, its schema revision and the
+    parser version. Tables above a million rows show the planner's estimate (~).
     """
     target = db.ready()
     with db.connect(target.url, autocommit=True) as conn:
-        report = status_report.collect(conn, target)
-    for line in status_report.render(report):
-        click.echo(line)
+        report = status_report.collect(conn, target, max_age_hours=max_age, error_days=days)
+    if as_json:
+        click.echo(status_report.to_json(report))
+    else:
+        for line in status_report.render(report):
+            click.echo(line)
+    if check and not report["check"]["ok"]:
+        sys.exit(int(ExitCode.INCOMPLETE))
 
 
 def _register_commands() -> None:

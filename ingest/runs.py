@@ -34,6 +34,7 @@ from .discover import (
     quarters_between,
 )
 from .discover import days_between as days_between
+from .errors import ExitCode, as_stop, exit_code_for
 from .fetch import EdgarClient, FetchFailed, Unavailable
 from .pipeline import FileSource, Pipeline, QueueSource, RunReport, StoredSource, fetch_step
 from .runlock import RunLock
@@ -83,6 +84,8 @@ class Run:
         self._conn: psycopg.Connection | None = None
         self._lock: RunLock | None = None
         self._started = time.monotonic()
+        self._started_at = datetime.now().astimezone()
+        self._days: tuple[date | None, date | None] = (None, None)
         self._requests_at_start = client.stats.requests
 
     def __enter__(self) -> Run:
@@ -100,8 +103,11 @@ class Run:
         )
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.finish()
+        if self._conn is not None:
+            record_run(self._conn, self.command, self._started_at, self.report, _exit_code(exc),
+                       *self._days)
         if self._lock is not None:
             self._lock.release()
         if self._conn is not None and not self._conn.closed:
@@ -180,6 +186,7 @@ class Run:
 
     def sync(self, days: Sequence[date]) -> RunReport:
         """The nightly job: discover these days, then fetch them and whatever is owed."""
+        self._days = (min(days), max(days)) if days else (None, None)
         self.discover_days(days)
         scope = workqueue.Scope(
             first_day=min(days) if days else None, last_day=max(days) if days else None,
@@ -188,6 +195,7 @@ class Run:
         return self.process(scope, "sync")
 
     def backfill_dates(self, first: date, last: date) -> RunReport:
+        self._days = (first, last)
         for year, quarter in quarters_between(first, last):
             self._lock_check()
             entries = self._index(f"full index {year}Q{quarter}", lambda y=year, q=quarter: (
@@ -234,7 +242,7 @@ def ingest_files(
     workers: int | None, batch_size: int, progress_stream: TextIO | None = None,
 ) -> RunReport:
     """Load local files and folders (``edgar-insider ingest``)."""
-    return _local_run(database_url, lambda conn: FileSource(paths, accession), read_file,
+    return _local_run("ingest", database_url, lambda conn: FileSource(paths, accession), read_file,
                       workers=workers, batch_size=batch_size, progress_stream=progress_stream)
 
 
@@ -244,20 +252,55 @@ def reparse_filings(
 ) -> RunReport:
     """Rebuild filings from their stored raw bytes (``edgar-insider reparse``): those stored by
     another parser version, or every one."""
-    return _local_run(database_url, lambda conn: StoredSource(conn, everything, batch_size),
+    return _local_run("reparse", database_url, lambda conn: StoredSource(conn, everything, batch_size),
                       reparse_stored, workers=workers, batch_size=batch_size,
                       progress_stream=progress_stream, force=everything)
 
 
-def _local_run(database_url: str, make_source: Any, step: Any, *, workers: int | None,
-               batch_size: int, progress_stream: TextIO | None, force: bool = False) -> RunReport:
+def _local_run(command: str, database_url: str, make_source: Any, step: Any, *,
+               workers: int | None, batch_size: int, progress_stream: TextIO | None,
+               force: bool = False) -> RunReport:
     report = RunReport()
-    started = time.monotonic()
+    started, started_at = time.monotonic(), datetime.now().astimezone()
     with db.connect(database_url, autocommit=True) as conn:
         pipeline = Pipeline(conn, report, batch_size=batch_size, progress_stream=progress_stream)
-        pipeline.run(make_source(conn), step, pool="processes", workers=workers, force=force)
-    report.seconds = time.monotonic() - started
+        try:
+            pipeline.run(make_source(conn), step, pool="processes", workers=workers, force=force)
+        except BaseException as exc:
+            report.seconds = time.monotonic() - started
+            record_run(conn, command, started_at, report, _exit_code(exc))
+            raise
+        report.seconds = time.monotonic() - started
+        record_run(conn, command, started_at, report, exit_code_for(report))
     return report
+
+
+def _exit_code(exc: BaseException | None) -> ExitCode | None:
+    if exc is None:
+        return None
+    stop = as_stop(exc) if isinstance(exc, Exception) else None
+    return stop.exit_code if stop is not None else ExitCode.INCOMPLETE
+
+
+def record_run(conn: psycopg.Connection, command: str, started_at: datetime, report: RunReport,
+               exit_code: ExitCode | None, first_day: date | None = None,
+               last_day: date | None = None) -> None:
+    """One ``run_log`` row for a finished run (best effort: a run whose database went away
+    cannot say so there, and its exit code says it already)."""
+    code = exit_code_for(report) if exit_code is None else exit_code
+    if conn.closed or conn.broken:
+        return
+    try:
+        conn.execute(
+            "INSERT INTO run_log (command, started_at, exit_code, first_day, last_day, processed,"
+            " loaded, failed, missing, unparsed, requests, summary)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (command, started_at, int(code), first_day, last_day, report.to_process,
+             report.loaded + report.replaced, report.failed, report.missing, report.unparsed,
+             report.requests, report.summary()),
+        )
+    except psycopg.Error as exc:
+        log.warning("could not record the run in run_log: %s", exc)
 
 
 def filings_at_parser_version(database_url: str, version: int) -> int:

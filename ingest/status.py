@@ -7,7 +7,8 @@ really does: retries come from the queue's own schedule (``ingest/workqueue.py``
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -23,32 +24,81 @@ PROBLEMS_SHOWN = 50
 ERRORS_SHOWN = 10
 
 
-def collect(conn: psycopg.Connection, target: db.DatabaseTarget) -> dict[str, Any]:
+# The version of the document ``status --json`` prints; bumped when a field changes meaning or
+# goes away (new fields may appear in any version). docs/operations.md lists every field.
+DOCUMENT_VERSION = 1
+DEFAULT_MAX_AGE_HOURS = 36.0  # the nightly sync runs every 24 h; a missed night is > 36 h
+DEFAULT_ERROR_DAYS = 7
+LAG_WINDOW_HOURS = 24
+FAILING_FOR = timedelta(days=1)  # a filing failing longer than this is worth an alert
+
+
+def collect(conn: psycopg.Connection, target: db.DatabaseTarget, *,
+            max_age_hours: float = DEFAULT_MAX_AGE_HOURS,
+            error_days: int = DEFAULT_ERROR_DAYS) -> dict[str, Any]:
+    """Every fact ``status`` reports, as JSON-ready data (see DOCUMENT_VERSION)."""
     queue = workqueue.summarize(conn)
     tables = table_counts(conn)
-    return {
-        "database": target.display,
-        "schema_revision": db.current_revision(target.url),
-        "schema_head": db.head_revision(),
+    revision, head = db.current_revision(target.url), db.head_revision()
+    report: dict[str, Any] = {
+        "document_version": DOCUMENT_VERSION,
+        "generated_at": datetime.now(UTC),
+        "database": {
+            "url": target.display,
+            "embedded": target.embedded,
+            "size_bytes": int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]),
+        },
+        "schema": {"revision": revision, "head": head, "current": revision == head},
         "parser_version": PARSER_VERSION,
-        "tables": tables,
+        "tables": {t["table"]: {"rows": t["rows"], "estimated": t["estimated"]} for t in tables},
         "newest_filing": _newest_filing(conn),
+        "load_lag": _load_lag(conn),
         "last_daily_index": workqueue.last_discovered_day(conn),
+        "last_sync": _last_run(conn, "sync", successful=False),
+        "last_successful_sync": _last_run(conn, "sync", successful=True),
         "queue": {
-            "by_status": {s: queue.by_status.get(s, 0) for s in _QUEUE_STATES},
+            **{s: queue.by_status.get(s, 0) for s in _QUEUE_STATES},
             "retry_due": queue.retry_due,
             "retry_scheduled": queue.retry_later,
             "next_retry_at": queue.next_retry,
             "given_up": queue.given_up,
+            "failing_over_a_day": _failing_for(conn, FAILING_FOR),
         },
         "not_loaded": _not_loaded(conn),
         "unparsed_filings": int(conn.execute(
             "SELECT count(*) FROM filings WHERE NOT parsed AND parse_error IS NOT NULL"
             " AND NOT (parse_error = ANY(%s) AND filed_date < %s)",
             (sorted(NOTHING_TO_PARSE), XML_MANDATORY_FROM)).fetchone()[0]),
-        "errors_total": next((t["rows"] for t in tables if t["table"] == "ingest_errors"), 0),
+        "errors": _errors(conn, error_days),
         "recent_errors": _recent_errors(conn),
     }
+    report["check"] = check(report, max_age_hours)
+    return report
+
+
+def check(report: dict[str, Any], max_age_hours: float) -> dict[str, Any]:
+    """What a monitor should alert on: the problems, and ``ok`` when there are none."""
+    problems = []
+    if not report["schema"]["current"]:
+        problems.append(f"the schema is at {report['schema']['revision']}, not {report['schema']['head']}:"
+                        " run `edgar-insider migrate`")
+    last = report["last_successful_sync"]
+    if last is None:
+        problems.append("no successful sync recorded yet")
+    else:
+        age = (datetime.now(UTC) - last["finished_at"]).total_seconds() / 3600
+        if age > max_age_hours:
+            problems.append(
+                f"the last successful sync finished {age:.1f} h ago (more than {max_age_hours:g} h)"
+            )
+    queue = report["queue"]
+    if queue["given_up"]:
+        problems.append(
+            f"{queue['given_up']} filing(s) given up after {workqueue.RETRY_FOR.days} days of retries"
+        )
+    if queue["failing_over_a_day"]:
+        problems.append(f"{queue['failing_over_a_day']} filing(s) failing or missing for more than a day")
+    return {"max_age_hours": max_age_hours, "ok": not problems, "problems": problems}
 
 
 _QUEUE_STATES = (workqueue.PENDING, workqueue.DONE, workqueue.FAILED, workqueue.MISSING)
@@ -86,6 +136,46 @@ def _newest_filing(conn: psycopg.Connection) -> dict[str, Any] | None:
             "accepted_at": accepted.astimezone(EASTERN) if accepted else None}
 
 
+def _load_lag(conn: psycopg.Connection) -> dict[str, Any]:
+    """Acceptance to load, for the filings EDGAR accepted in the last LAG_WINDOW_HOURS."""
+    count, median, worst = conn.execute(
+        "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), max(lag) FROM ("
+        " SELECT extract(epoch FROM ingested_at - accepted_at) AS lag FROM filings"
+        " WHERE accepted_at > now() - make_interval(hours => %s)) AS recent",
+        (LAG_WINDOW_HOURS,),
+    ).fetchone()
+    return {"window_hours": LAG_WINDOW_HOURS, "filings": int(count),
+            "median_seconds": None if median is None else round(float(median), 1),
+            "max_seconds": None if worst is None else round(float(worst), 1)}
+
+
+def _last_run(conn: psycopg.Connection, command: str, *, successful: bool) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT started_at, finished_at, exit_code, first_day, last_day, processed, loaded, failed,"
+        " missing, unparsed FROM run_log WHERE command = %s AND (NOT %s OR exit_code = 0)"
+        " ORDER BY finished_at DESC, id DESC LIMIT 1", (command, successful),
+    ).fetchone()
+    keys = ("started_at", "finished_at", "exit_code", "first_day", "last_day", "processed", "loaded",
+            "failed", "missing", "unparsed")
+    return None if row is None else dict(zip(keys, row, strict=True))
+
+
+def _failing_for(conn: psycopg.Connection, longer_than: timedelta) -> int:
+    return int(conn.execute(
+        "SELECT count(*) FROM fetch_queue WHERE status IN ('failed', 'missing')"
+        " AND next_attempt_at IS NOT NULL AND first_failed_at < now() - %s", (longer_than,),
+    ).fetchone()[0])
+
+
+def _errors(conn: psycopg.Connection, days: int) -> dict[str, Any]:
+    by_stage = dict(conn.execute(
+        "SELECT stage, count(*) FROM ingest_errors WHERE occurred_at > now() - make_interval(days => %s)"
+        " GROUP BY stage", (days,),
+    ).fetchall())
+    total = conn.execute("SELECT count(*) FROM ingest_errors").fetchone()[0]
+    return {"days": days, "count": sum(by_stage.values()), "by_stage": by_stage, "total": int(total)}
+
+
 def _not_loaded(conn: psycopg.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT accession_number, status, attempts, filed_date, path, last_error, next_attempt_at"
@@ -111,16 +201,22 @@ def _recent_errors(conn: psycopg.Connection) -> list[dict[str, Any]]:
 
 
 def render(status: dict[str, Any]) -> list[str]:
+    schema = status["schema"]
     lines = [
-        f"database: {status['database']}",
-        f"schema revision: {status['schema_revision']} (head {status['schema_head']})",
+        f"database: {status['database']['url']} ({status['database']['size_bytes'] / 1e9:,.2f} GB)",
+        f"schema revision: {schema['revision']} (head {schema['head']})",
         f"parser version: {status['parser_version']}",
         "rows:",
     ]
-    for table in status["tables"]:
-        mark = "~" if table["estimated"] else " "
-        lines.append(f"  {table['table']:<30} {mark}{table['rows']:>12,}")
+    for table, count in status["tables"].items():
+        mark = "~" if count["estimated"] else " "
+        lines.append(f"  {table:<30} {mark}{count['rows']:>12,}")
     lines.append(_newest_line(status["newest_filing"]))
+    lag = status["load_lag"]
+    if lag["filings"]:
+        lines.append(f"load lag (acceptance to load, last {lag['window_hours']} h, {lag['filings']:,} "
+                     f"filings): median {lag['median_seconds']:,.0f} s, worst {lag['max_seconds']:,.0f} s")
+    lines.append(_sync_line(status["last_sync"], status["last_successful_sync"]))
     if status["unparsed_filings"]:
         lines.append(
             f"stored unparsed: {status['unparsed_filings']:,} filing(s) have parsed = false and a "
@@ -128,7 +224,18 @@ def render(status: dict[str, Any]) -> list[str]:
         )
     lines += _queue_lines(status)
     lines += _error_lines(status)
+    check = status["check"]
+    lines += [f"warning: {problem}" for problem in check["problems"]]
     return lines
+
+
+def _sync_line(last: dict[str, Any] | None, good: dict[str, Any] | None) -> str:
+    if last is None:
+        return "last sync: none recorded"
+    text = f"last sync: finished {_when(last['finished_at'])}, exit {last['exit_code']}"
+    if good is not None and good is not last and good["finished_at"] != last["finished_at"]:
+        text += f"; last successful: {_when(good['finished_at'])}"
+    return text
 
 
 def _newest_line(newest: dict[str, Any] | None) -> str:
@@ -141,7 +248,7 @@ def _newest_line(newest: dict[str, Any] | None) -> str:
 
 def _queue_lines(status: dict[str, Any]) -> list[str]:
     queue = status["queue"]
-    by_status = queue["by_status"]
+    by_status = {state: queue[state] for state in _QUEUE_STATES}
     if not any(by_status.values()):
         return ["fetch queue: empty"]
     lines = ["fetch queue: " + ", ".join(f"{s} {n:,}" for s, n in by_status.items())]
@@ -169,12 +276,23 @@ def _error_lines(status: dict[str, Any]) -> list[str]:
     errors = status["recent_errors"]
     if not errors:
         return ["recent errors: none"]
-    lines = [f"recent errors ({status['errors_total']:,} in all):"]
+    lines = [f"recent errors ({status['errors']['total']:,} in all):"]
     for error in errors:
         what = error["accession_number"] or error["source_name"] or "?"
         lines.append(f"  {error['occurred_at']:%Y-%m-%d %H:%M:%S} [{error['stage']}] {what}: "
                      f"{_one_line(error['message'])}")
     return lines
+
+
+def to_json(status: dict[str, Any]) -> str:
+    """The document, dates and times in ISO 8601 (times with their UTC offset)."""
+    return json.dumps(status, indent=2, default=_iso)
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _when(moment: datetime) -> str:

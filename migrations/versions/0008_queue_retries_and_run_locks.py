@@ -9,6 +9,10 @@
 - ``claimed_by``/``claimed_until``: the run fetching a filing right now (``watch`` and
   ``sync`` may run together and must not fetch the same filing twice).
 
+``run_log``: one row per finished command run (sync, backfill, ingest, reparse, ...): when,
+over which days, what it did and its exit code; ``status`` reads the last successful sync
+from it, monitoring with ``status --json``/``--check``.
+
 ``run_locks``: one row per kind of run ('sync' for sync/backfill, 'watch'), the lease of
 the run holding it. The advisory lock on the run's working session says who runs now; the
 lease says until when a run that lost its session may still be fetching, so the next run
@@ -58,7 +62,28 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "run_log",
+        sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=True),
+        sa.Column("command", sa.Text(), nullable=False),
+        sa.Column("started_at", _TS, nullable=False),
+        sa.Column("finished_at", _TS, nullable=False, server_default=sa.text("now()")),
+        sa.Column("exit_code", sa.Integer(), nullable=False),
+        sa.Column("first_day", sa.Date()),
+        sa.Column("last_day", sa.Date()),
+        sa.Column("processed", sa.Integer(), nullable=False),
+        sa.Column("loaded", sa.Integer(), nullable=False),
+        sa.Column("failed", sa.Integer(), nullable=False),
+        sa.Column("missing", sa.Integer(), nullable=False),
+        sa.Column("unparsed", sa.Integer(), nullable=False),
+        sa.Column("requests", sa.Integer(), nullable=False),
+        sa.Column("summary", sa.Text()),
+    )
+    op.create_index("run_log_command_finished_idx", "run_log", ["command", "finished_at"])
+
+
 def downgrade() -> None:
+    op.drop_table("run_log")
     op.drop_table("run_locks")
     op.drop_index("fetch_queue_retry_idx", table_name="fetch_queue")
     for column in ("claimed_until", "claimed_by", "first_failed_at", "next_attempt_at"):
