@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -39,6 +42,7 @@ from .datasets import (
     normalize_quarter,
 )
 from .load import DATASET_NEVER_REPLACES, Loader
+from .worker import LoadItem
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +112,7 @@ def _load(conn: psycopg.Connection, dataset: QuarterFile, batch_filings: int,
           report: QuarterReport) -> None:
     loader = Loader(conn)
     statuses: Counter[str] = Counter()
-    for batch in dataset.batches(batch_filings):
+    for batch in _read_ahead(dataset.batches(batch_filings)):
         for result in loader.load(batch):
             kept = result.status == "unchanged" and result.message == DATASET_NEVER_REPLACES
             statuses["kept_filing" if kept else result.status] += 1
@@ -129,6 +133,43 @@ def _load(conn: psycopg.Connection, dataset: QuarterFile, batch_filings: int,
             f"loaded (no filing to attach them to): {counts}",
             source_name=dataset.source_name,
         )
+
+
+def _read_ahead(batches: Iterator[list[LoadItem]], depth: int = 2) -> Iterator[list[LoadItem]]:
+    """The batches, read by a thread ``depth`` batches ahead: the next batch is built while
+    the server stores this one (reading is pure Python; the loader mostly waits on COPY).
+    An error of the reader is raised here, in the caller's thread."""
+    handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        handoff.put(("batch", batch), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            handoff.put(("error", exc))
+
+    reader = threading.Thread(target=read, name="dataset-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _record_quarter(

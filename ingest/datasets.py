@@ -69,14 +69,7 @@ from .dataset_catalog import (
     SourceColumn,
 )
 from .ownership_xml import _CP1252_BYTES, parse_bool, parse_cik
-from .records import (
-    ENTRY_TABLES,
-    HeaderFiler,
-    Kind,
-    OwnershipDocument,
-    ParsedFiling,
-    SubmissionHeader,
-)
+from .records import ENTRY_TABLES, FILING_DOCUMENT_COLUMNS, OWNER_COLUMNS, Kind
 from .rows import (
     FOOTNOTE_REFS_TABLE,
     FOOTNOTES_TABLE,
@@ -84,8 +77,9 @@ from .rows import (
     SIGNATURES_TABLE,
     UNMAPPED_TABLE,
     FilingRows,
-    filing_values,
-    latest_candidates,
+    filing_row,
+    issuer_row,
+    person_row,
 )
 from .worker import LoadItem
 
@@ -202,10 +196,6 @@ def parse_dataset_number(text: str) -> Decimal:
     raise ValueError("not a number")
 
 
-def _text(value: str) -> str | None:
-    return value.strip() or None
-
-
 class _Memo(dict[str, object]):
     """text -> converted value, filled on first use; emptied when full (bounded memory)."""
 
@@ -224,7 +214,7 @@ class _Memo(dict[str, object]):
 
 
 _CONVERTERS: dict[Kind, Callable[[str], object]] = {
-    Kind.TEXT: _text,
+    Kind.TEXT: str.strip,
     Kind.DATE: _Memo(parse_dataset_date).__getitem__,
     Kind.NUMERIC: _Memo(parse_dataset_number).__getitem__,
     Kind.BOOL: _Memo(parse_bool).__getitem__,
@@ -232,6 +222,37 @@ _CONVERTERS: dict[Kind, Callable[[str], object]] = {
 }
 # Typed in SEC's database: a bad cell refuses the quarter (see the module docstring).
 _STRICT_KINDS = frozenset({Kind.DATE, Kind.NUMERIC})
+
+
+def _compile_converter(
+    indexes: Sequence[int], kinds: Sequence[Kind], absent: int
+) -> Callable[[list[str]], list]:
+    """A function from a row's fields to our columns' values, written out for this header.
+
+    The conversion is the per-row hot loop (a quarter has about 400,000 rows): straight-line
+    code, one local per field and no loop, runs it 3-4 times faster than a loop over
+    (index, converter) pairs. Text is stripped (blanks only: no value, as the XML parser
+    reads a leaf); the other kinds convert with ``_CONVERTERS``; an empty field is None. A
+    value that does not convert raises ValueError (the caller then redoes the row slowly to
+    say which value and why).
+    """
+    lines = ["def convert(fields):"]
+    values = []
+    converters: dict[str, Callable[[str], object]] = {}
+    for n, (index, kind) in enumerate(zip(indexes, kinds, strict=True)):
+        if index == absent:
+            values.append("None")
+            continue
+        lines.append(f"    v{n} = fields[{index}]")
+        if kind is Kind.TEXT:
+            values.append(f"(v{n}.strip() or None) if v{n} else None")
+        else:
+            converters[f"c{n}"] = _CONVERTERS[kind]
+            values.append(f"c{n}(v{n}) if v{n} else None")
+    lines.append(f"    return [{', '.join(values)}]")
+    namespace: dict[str, object] = dict(converters)
+    exec("\n".join(lines), namespace)  # noqa: S102 - code built above from column positions
+    return namespace["convert"]  # type: ignore[return-value]
 
 
 def footnote_ids(text: str) -> list[str]:
@@ -269,12 +290,14 @@ class _TablePlan:
         )
         # One index more than there are columns, so that the getter always returns a tuple
         # (itemgetter of one index returns the item); zips over it stop at the columns.
-        self._getter = itemgetter(*(value_at.get(c, absent) for c in self.columns), absent)
+        self._indexes = tuple(value_at.get(c, absent) for c in self.columns)
+        self._getter = itemgetter(*self._indexes, absent)
         self.kinds: tuple[Kind, ...] = tuple(kinds.values())
         self._converters = tuple(_CONVERTERS[k] for k in self.kinds)
-        self.footnotes: tuple[tuple[int, str], ...] = tuple(
-            (i, s.column) for s, i in by_role[Role.FOOTNOTES] if s.column
-        )
+        self._convert_fast = _compile_converter(self._indexes, self.kinds, absent)
+        footnotes = [(i, s.column) for s, i in by_role[Role.FOOTNOTES] if s.column]
+        self.footnote_columns: tuple[str, ...] = tuple(c for _, c in footnotes)
+        self._footnote_getter = itemgetter(*(i for i, _ in footnotes), absent)
         self.no_column: tuple[tuple[int, str], ...] = tuple(
             (i, header[i]) for _, i in by_role[Role.NO_COLUMN]
         )
@@ -294,13 +317,20 @@ class _TablePlan:
         fields.append("")
         return fields
 
-    def convert(self, fields: list[str], where: str, unmapped: list[tuple[str, str, str]]) -> list:
+    def where(self, seq: int | None) -> str:
+        """A row's place, for values kept in unmapped_values: ``NONDERIV_TRANS[2]``."""
+        return self.table.name if seq is None else f"{self.table.name}[{seq}]"
+
+    def convert(self, fields: list[str], seq: int | None, unmapped: list[tuple[str, str, str]]) -> list:
         """Our columns' values from a row's fields (``fields`` from :meth:`fields`)."""
-        got = self._getter(fields)
         try:
-            return [conv(v) if v else None for conv, v in zip(self._converters, got, strict=False)]
+            return self._convert_fast(fields)
         except ValueError:
-            return self._convert_slowly(got, where, unmapped)
+            return self._convert_slowly(self._getter(fields), self.where(seq), unmapped)
+
+    def footnote_lists(self, fields: list[str]) -> tuple[str, ...]:
+        """The row's footnote lists, one per ``footnote_columns`` (and a trailing '')."""
+        return self._footnote_getter(fields)
 
     def _convert_slowly(
         self, got: tuple[str, ...], where: str, unmapped: list[tuple[str, str, str]]
@@ -312,7 +342,7 @@ class _TablePlan:
                 out.append(None)
                 continue
             try:
-                out.append(conv(value))
+                out.append(conv(value) if kind is not Kind.TEXT else value.strip() or None)
             except ValueError as exc:
                 if kind in _STRICT_KINDS:
                     raise ValueFormatError(
@@ -323,12 +353,13 @@ class _TablePlan:
                 out.append(None)
         return out
 
-    def extras(self, fields: list[str], where: str, unmapped: list[tuple[str, str, str]]) -> None:
+    def extras(self, fields: list[str], seq: int | None,
+               unmapped: list[tuple[str, str, str]]) -> None:
         """Values of columns we have no column for, kept verbatim."""
         for index, name in self.no_column:
             value = fields[index]
             if value.strip():
-                unmapped.append((f"{where}/{name}", value, NO_COLUMN))
+                unmapped.append((f"{self.where(seq)}/{name}", value, NO_COLUMN))
 
     def sort_key(self, fields: list[str], accession: str) -> int:
         assert self.surrogate_key is not None
@@ -370,6 +401,23 @@ def _header_positions(
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
 _CHILD_TABLES = tuple(t for t in DATASET_TABLES if t is not SUBMISSION)
 _CHILD_INDEX = {t.name: i for i, t in enumerate(_CHILD_TABLES)}
+_OWNERS = _CHILD_INDEX[REPORTINGOWNER.name]
+_FOOTNOTES = _CHILD_INDEX[FOOTNOTES.name]
+_SIGNATURES = _CHILD_INDEX[OWNER_SIGNATURE.name]
+_ENTRY_PARTS = tuple((i, t) for i, t in enumerate(_CHILD_TABLES) if t.target in ENTRY_TABLES)
+# Positions in the values of a SUBMISSION row (catalog order of the filings columns the data
+# sets fill; the filed date is taken out first) and of an owner row.
+_FILING_KINDS = list(SUBMISSION.kinds)
+_FILED_DATE = _FILING_KINDS.index("filed_date")
+_DOCUMENT_COLUMNS = [c for c in _FILING_KINDS if c != "filed_date"]
+if _DOCUMENT_COLUMNS != list(FILING_DOCUMENT_COLUMNS):
+    raise RuntimeError("the data sets' filings columns are not FILING_DOCUMENT_COLUMNS")
+_DOCUMENT_TYPE = _DOCUMENT_COLUMNS.index("document_type")
+_DOCUMENT_FIELDS = tuple(_DOCUMENT_COLUMNS.index(c) for c in (
+    "issuer_cik", "issuer_name", "issuer_trading_symbol", "period_of_report"))
+_OWNER_CIK = 2 + list(OWNER_COLUMNS).index("rpt_owner_cik")  # after accession, sequence
+if list(OWNER_COLUMNS).index("rpt_owner_name") != _OWNER_CIK - 1:
+    raise RuntimeError("rpt_owner_name must follow rpt_owner_cik in OWNER_COLUMNS")
 
 
 class QuarterFile:
@@ -526,25 +574,23 @@ class QuarterFile:
     def _item(self, accession: str, submission: list[str], parts: list[Sequence[str]]) -> LoadItem:
         unmapped: list[tuple[str, str, str]] = []
         children: dict[str, list[tuple]] = {}
-        refs: list[tuple] = []
         plans = self._plans
-        doc = self._document(accession, submission, unmapped)
-        owners = self._owners(accession, parts[_CHILD_INDEX[REPORTINGOWNER.name]],
-                              plans[REPORTINGOWNER.name], unmapped)
+        document, filed = self._document(accession, submission, unmapped)
+        owners = self._owners(accession, parts[_OWNERS], unmapped)
         if owners:
             children[OWNERS_TABLE] = owners
-        for table, lines in zip(_CHILD_TABLES, parts, strict=True):
-            if not lines or table.target not in ENTRY_TABLES:
-                continue
-            children[table.target] = self._entries(accession, lines, plans[table.name], refs,
-                                                   unmapped)
-        notes = self._footnotes(accession, parts[_CHILD_INDEX[FOOTNOTES.name]], unmapped)
+        refs: list[tuple] = []
+        for index, table in _ENTRY_PARTS:
+            lines = parts[index]
+            if lines:
+                children[table.target] = self._entries(accession, lines, plans[table.name], refs,
+                                                       unmapped)
+        notes = self._footnotes(accession, parts[_FOOTNOTES], unmapped)
         if notes:
             children[FOOTNOTES_TABLE] = notes
         if refs:
             children[FOOTNOTE_REFS_TABLE] = refs
-        signatures = self._signatures(accession, parts[_CHILD_INDEX[OWNER_SIGNATURE.name]],
-                                      unmapped)
+        signatures = self._signatures(accession, parts[_SIGNATURES], unmapped)
         if signatures:
             children[SIGNATURES_TABLE] = signatures
         if unmapped:
@@ -552,56 +598,69 @@ class QuarterFile:
                 (accession, seq, path, value, reason)
                 for seq, (path, value, reason) in enumerate(unmapped, 1)
             ]
-        parsed = _parsed_filing(accession, doc, owners)
-        issuers: list[tuple] = []
-        persons: list[tuple] = []
-        latest_candidates(parsed, issuers, persons)
         text = _canonical_text(submission, parts)
         return LoadItem(
-            rows=FilingRows(
-                accession_number=accession,
-                source_kind=SOURCE_KIND,
-                parse_error=None,
-                filing=filing_values(parsed),
-                children=children,
-                issuers=issuers,
-                persons=persons,
-                nul_problem=(
-                    "NUL character in the data set's rows of this filing (PostgreSQL text "
-                    "cannot store it)" if "\x00" in text else None
-                ),
-            ),
+            rows=self._filing_rows(accession, document, filed, owners, children, text),
             source_name=self.source_name,
             raw_sha256=hashlib.sha256(text.encode()).hexdigest(),
             raw_size=0,
             raw_gzip=None,
         )
 
+    def _filing_rows(
+        self, accession: str, document: list, filed: date | None, owners: list[tuple],
+        children: dict[str, list[tuple]], text: str,
+    ) -> FilingRows:
+        """The filing's ``filings`` row and issuer/person candidates, built as ``ingest.rows``
+        builds a parsed filing's (its header's filers: the issuer and the owners)."""
+        issuer_cik, issuer_name, symbol, period = (document[i] for i in _DOCUMENT_FIELDS)
+        owner_ciks = [row[_OWNER_CIK] for row in owners if row[_OWNER_CIK] is not None]
+        filers = {*owner_ciks, issuer_cik} if issuer_cik is not None else set(owner_ciks)
+        issuers = [] if issuer_cik is None else [
+            issuer_row(issuer_cik, issuer_name, symbol, accession, filed, period)]
+        persons = [person_row(row[_OWNER_CIK], row[_OWNER_CIK + 1], accession, filed, period)
+                   for row in owners if row[_OWNER_CIK] is not None]
+        return FilingRows(
+            accession_number=accession,
+            source_kind=SOURCE_KIND,
+            parse_error=None,
+            filing=filing_row(accession, document[_DOCUMENT_TYPE], document, filed, None, None,
+                              sorted(filers), True, None, SOURCE_KIND),
+            children=children,
+            issuers=issuers,
+            persons=persons,
+            nul_problem=(
+                "NUL character in the data set's rows of this filing (PostgreSQL text cannot "
+                "store it)" if "\x00" in text else None
+            ),
+        )
+
     def _document(
         self, accession: str, lines: list[str], unmapped: list[tuple[str, str, str]]
-    ) -> dict[str, object]:
+    ) -> tuple[list, date | None]:
+        """The FILING_DOCUMENT_COLUMNS values (catalog order) and the filed date."""
         plan = self._plans[SUBMISSION.name]
         fields = plan.fields(lines[0], accession)
-        where = SUBMISSION.name
-        doc = dict(zip(plan.columns, plan.convert(fields, where, unmapped), strict=True))
-        plan.extras(fields, where, unmapped)
+        values = plan.convert(fields, None, unmapped)
+        if plan.no_column:
+            plan.extras(fields, None, unmapped)
         for extra in lines[1:]:
-            unmapped.append((where, extra, "another SUBMISSION row of this accession; the "
-                             "first one is loaded"))
-        return doc
+            unmapped.append((SUBMISSION.name, extra, "another SUBMISSION row of this accession; "
+                             "the first one is loaded"))
+        filed = values.pop(_FILED_DATE)
+        return values, filed
 
     def _owners(
-        self, accession: str, lines: Sequence[str], plan: _TablePlan,
-        unmapped: list[tuple[str, str, str]],
+        self, accession: str, lines: Sequence[str], unmapped: list[tuple[str, str, str]]
     ) -> list[tuple]:
+        plan = self._plans[REPORTINGOWNER.name]
+        assert plan.relationship is not None
         rows = []
         for seq, line in enumerate(lines, 1):
             fields = plan.fields(line, accession)
-            where = f"{REPORTINGOWNER.name}[{seq}]"
-            values = plan.convert(fields, where, unmapped)
-            assert plan.relationship is not None
-            _set_relationship(fields[plan.relationship], plan, values, where, unmapped)
-            plan.extras(fields, where, unmapped)
+            values = plan.convert(fields, seq, unmapped)
+            _set_relationship(fields[plan.relationship], plan, values, seq, unmapped)
+            plan.extras(fields, seq, unmapped)
             rows.append((accession, seq, *values))
         return rows
 
@@ -609,24 +668,25 @@ class QuarterFile:
         self, accession: str, lines: Sequence[str], plan: _TablePlan, refs: list[tuple],
         unmapped: list[tuple[str, str, str]],
     ) -> list[tuple]:
-        table_name = plan.table.name
+        """One entry table's rows, numbered in surrogate-key order."""
+        rows_fields = [plan.fields(line, accession) for line in lines]
+        keys = [plan.sort_key(fields, accession) for fields in rows_fields]
+        if len(rows_fields) > 1:
+            order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: file order on ties
+            rows_fields = [rows_fields[i] for i in order]
         target = plan.table.target
-        keyed = [plan.fields(line, accession) for line in lines]
-        if len(keyed) > 1:
-            order = sorted(range(len(keyed)), key=lambda i: (plan.sort_key(keyed[i], accession), i))
-            keyed = [keyed[i] for i in order]
-        else:
-            plan.sort_key(keyed[0], accession)  # checked all the same
+        columns = plan.footnote_columns
         rows = []
-        for seq, fields in enumerate(keyed, 1):
-            where = f"{table_name}[{seq}]"
-            rows.append((accession, seq, *plan.convert(fields, where, unmapped)))
-            for index, column in plan.footnotes:
-                listed = fields[index]
-                if listed:
-                    refs.extend((accession, fid, target, seq, column) for fid in footnote_ids(listed))
+        for seq, fields in enumerate(rows_fields, 1):
+            rows.append((accession, seq, *plan.convert(fields, seq, unmapped)))
+            listed = plan.footnote_lists(fields)
+            if any(listed):
+                for column, ids in zip(columns, listed, strict=False):
+                    if ids:
+                        refs.extend((accession, fid, target, seq, column)
+                                    for fid in footnote_ids(ids))
             if plan.no_column:
-                plan.extras(fields, where, unmapped)
+                plan.extras(fields, seq, unmapped)
         return rows
 
     def _footnotes(
@@ -636,8 +696,7 @@ class QuarterFile:
         rows = []
         seen: set[str] = set()
         for line in lines:
-            fields = plan.fields(line, accession)
-            footnote_id, text = plan.convert(fields, FOOTNOTES.name, unmapped)
+            footnote_id, text = plan.convert(plan.fields(line, accession), None, unmapped)
             if footnote_id is None or footnote_id in seen:
                 why = "footnote without an id" if footnote_id is None else \
                     "duplicate footnote id; the first one is kept in footnotes"
@@ -653,8 +712,7 @@ class QuarterFile:
     ) -> list[tuple]:
         plan = self._plans[OWNER_SIGNATURE.name]
         return [
-            (accession, seq, *plan.convert(plan.fields(line, accession),
-                                           f"{OWNER_SIGNATURE.name}[{seq}]", unmapped))
+            (accession, seq, *plan.convert(plan.fields(line, accession), seq, unmapped))
             for seq, line in enumerate(lines, 1)
         ]
 
@@ -671,7 +729,7 @@ def _members_by_table(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
 
 
 def _set_relationship(
-    text: str, plan: _TablePlan, values: list, where: str, unmapped: list[tuple[str, str, str]]
+    text: str, plan: _TablePlan, values: list, seq: int, unmapped: list[tuple[str, str, str]]
 ) -> None:
     """``Director,Officer`` -> the four is_* flags: the listed ones true, the others false
     (the list is SEC's reading of all four flags); an empty list says nothing."""
@@ -681,40 +739,13 @@ def _set_relationship(
             continue
         flag = RELATIONSHIP_FLAGS.get(word.lower().replace(" ", ""))
         if flag is None:
-            unmapped.append((f"{where}/RPTOWNER_RELATIONSHIP", word, _UNKNOWN_RELATIONSHIP))
+            unmapped.append((f"{plan.where(seq)}/RPTOWNER_RELATIONSHIP", word,
+                             _UNKNOWN_RELATIONSHIP))
         else:
             listed.add(flag)
     if listed:  # nothing known listed: the flags stay unknown
         for flag in RELATIONSHIP_FLAGS.values():
             values[plan.position[flag]] = flag in listed
-
-
-def _parsed_filing(accession: str, doc: dict[str, object], owners: list[tuple]) -> ParsedFiling:
-    """The filing as ``ingest.rows`` reads one, so that the ``filings`` row and the
-    issuer/person candidates are built by the same code as a parsed filing's. The header
-    EDGAR would have written names the issuer and the reporting owners as its filers."""
-    filed = doc.pop("filed_date")
-    owner_columns = ("rpt_owner_cik", "rpt_owner_name")
-    owner_dicts = [dict(zip(owner_columns, row[2:4], strict=True)) for row in owners]
-    filers = [HeaderFiler("issuer", doc.get("issuer_cik"), doc.get("issuer_name"))]  # type: ignore[arg-type]
-    filers += [HeaderFiler("reporting-owner", o["rpt_owner_cik"], o["rpt_owner_name"])
-               for o in owner_dicts]
-    header = SubmissionHeader(
-        accession_number=accession,
-        form_type=doc.get("document_type"),  # type: ignore[arg-type]
-        filed_date=filed,  # type: ignore[arg-type]
-        filers=[f for f in filers if f.cik is not None],
-    )
-    document = OwnershipDocument(
-        filing=doc,  # type: ignore[arg-type]
-        owners=owner_dicts,  # type: ignore[arg-type]
-        entries={},
-        footnotes=[],
-        footnote_refs=[],
-        signatures=[],
-        unmapped=[],
-    )
-    return ParsedFiling(accession, SOURCE_KIND, header, document, None, b"")
 
 
 def _canonical_text(submission: list[str], parts: list[Sequence[str]]) -> str:

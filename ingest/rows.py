@@ -9,8 +9,9 @@ checks the table names and row widths against it when it is imported.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from .records import (
@@ -98,10 +99,10 @@ def filing_values(parsed: ParsedFiling) -> tuple:
     filer_ciks = (
         sorted({f.cik for f in header.filers if f.cik is not None}) if header else None
     )
-    return (
+    return filing_row(
         parsed.accession_number,
         parsed.form_type,
-        *(doc.get(c) for c in _FILING_DOC_COLS),
+        [doc.get(c) for c in _FILING_DOC_COLS],
         header.filed_date if header else None,
         header.accepted_at if header else None,
         header.period if header else None,
@@ -110,6 +111,24 @@ def filing_values(parsed: ParsedFiling) -> tuple:
         parsed.parse_error,
         parsed.source_kind,
     )
+
+
+def filing_row(
+    accession: str,
+    form_type: str | None,
+    document: Sequence[Any],
+    filed_date: date | None,
+    accepted_at: datetime | None,
+    header_period: date | None,
+    filer_ciks: list[int] | None,
+    parsed: bool,
+    parse_error: str | None,
+    source_kind: str,
+) -> tuple:
+    """The ``filings`` values of ``FilingRows.filing``, in column order; ``document``: the
+    values of ``FILING_DOCUMENT_COLUMNS``, in catalog order."""
+    return (accession, form_type, *document, filed_date, accepted_at, header_period, filer_ciks,
+            parsed, parse_error, source_kind)
 
 
 def _issuer_from_header(header: SubmissionHeader | None) -> dict[str, Any]:
@@ -214,18 +233,17 @@ def latest_candidates(parsed: ParsedFiling, issuers: list[tuple], persons: list[
     period = doc.filing.get("period_of_report") if doc else None
     if period is None and header is not None:
         period = header.period
-    as_of = filed or period
     acc = parsed.accession_number
     if doc is not None:
         cik = doc.filing.get("issuer_cik")
         if cik is not None:
-            issuers.append((cik, doc.filing.get("issuer_name"),
-                            issuer_ticker(doc.filing.get("issuer_trading_symbol")),
-                            as_of, acc, filed, period))
+            issuers.append(issuer_row(cik, doc.filing.get("issuer_name"),
+                                      doc.filing.get("issuer_trading_symbol"), acc, filed, period))
         for owner in doc.owners:
             owner_cik = owner.get("rpt_owner_cik")
             if owner_cik is not None:
-                persons.append((owner_cik, owner.get("rpt_owner_name"), as_of, acc, filed, period))
+                persons.append(person_row(owner_cik, owner.get("rpt_owner_name"), acc, filed,
+                                          period))
         return
     if header is None:
         return
@@ -233,9 +251,25 @@ def latest_candidates(parsed: ParsedFiling, issuers: list[tuple], persons: list[
         if filer.cik is None:
             continue
         if filer.role in _HEADER_ISSUER_ROLES:
-            issuers.append((filer.cik, filer.name, None, as_of, acc, filed, period))
+            issuers.append(issuer_row(filer.cik, filer.name, None, acc, filed, period))
         elif filer.role == "reporting-owner":
-            persons.append((filer.cik, filer.name, as_of, acc, filed, period))
+            persons.append(person_row(filer.cik, filer.name, acc, filed, period))
+
+
+def issuer_row(
+    cik: int, name: object, symbol: object, accession: str, filed: date | None,
+    period: object,
+) -> tuple:
+    """An ``issuers`` candidate: its values and the ordering key of the filing proposing it
+    (as of the filed date, else the period)."""
+    return (cik, name, issuer_ticker(symbol), filed or period, accession, filed, period)
+
+
+def person_row(
+    cik: int, name: object, accession: str, filed: date | None, period: object
+) -> tuple:
+    """A ``persons`` candidate, as ``issuer_row``."""
+    return (cik, name, filed or period, accession, filed, period)
 
 
 # ---------------------------------------------------------------------------

@@ -392,7 +392,7 @@ def build_zip(
             key_column = f"{table}_SK" if table in ENTRY_ELEMENTS else None
             keyed = []
             for row in rows:
-                full = {"ACCESSION_NUMBER": filing.accession, **row}
+                full = {**row, "ACCESSION_NUMBER": filing.accession}
                 if key_column:
                     full[key_column] = str(key)
                     key += 1
