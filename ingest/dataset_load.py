@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import BinaryIO
 
 import psycopg
@@ -101,6 +102,67 @@ def load_quarter(
         raise
     report.seconds = time.monotonic() - started
     return report
+
+
+# Per year (of the filed date, else the period of report): filings whose rows came from the
+# filing itself ('submission' or 'xml': exact), those still only in data-set form (rounded
+# numbers, see docs/datasets.md), and how many of the exact ones differed from their data-set
+# rows when they replaced them (dataset_differences). For `status`.
+STATUS_BY_YEAR_SQL = """
+SELECT extract(year FROM coalesce(f.filed_date, f.period_of_report))::int AS year,
+       count(*) FILTER (WHERE f.source_kind <> 'dataset') AS exact,
+       count(*) FILTER (WHERE f.source_kind = 'dataset') AS dataset_only,
+       count(d.accession_number) AS exact_differed
+FROM filings f
+LEFT JOIN (SELECT DISTINCT accession_number FROM dataset_differences) d
+       ON d.accession_number = f.accession_number AND f.source_kind <> 'dataset'
+GROUP BY 1
+ORDER BY 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class YearStatus:
+    year: int | None
+    exact: int
+    dataset_only: int
+    exact_differed: int
+
+
+def status_by_year(conn: psycopg.Connection) -> list[YearStatus]:
+    return [YearStatus(*row) for row in conn.execute(STATUS_BY_YEAR_SQL).fetchall()]
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetOnlyFiling:
+    """A filing known only from a data set: what a backfill needs to fetch the filing."""
+
+    accession_number: str
+    form_type: str | None
+    issuer_cik: int
+    issuer_name: str | None
+    filed_date: date
+
+    @property
+    def path(self) -> str:
+        """The full submission in EDGAR's archive (every filer's folder has it; the issuer's)."""
+        return f"/Archives/edgar/data/{self.issuer_cik}/{self.accession_number}.txt"
+
+
+def dataset_only_filings(
+    conn: psycopg.Connection, first_day: date | None = None, last_day: date | None = None
+) -> list[DatasetOnlyFiling]:
+    """Filings of ``first_day``..``last_day`` (filed date, both included; None: open) still
+    only in data-set form, newest first: what a backfill fetches first to make history exact."""
+    rows = conn.execute(
+        "SELECT accession_number, form_type, issuer_cik, issuer_name, filed_date FROM filings "
+        "WHERE source_kind = 'dataset' AND issuer_cik IS NOT NULL AND filed_date IS NOT NULL "
+        "AND filed_date >= coalesce(%s, '-infinity'::date) "
+        "AND filed_date <= coalesce(%s, 'infinity'::date) "
+        "ORDER BY filed_date DESC, accession_number",
+        (first_day, last_day),
+    ).fetchall()
+    return [DatasetOnlyFiling(*row) for row in rows]
 
 
 def loaded_quarters(conn: psycopg.Connection) -> dict[str, str]:

@@ -21,7 +21,13 @@ import pytest
 from ingest.config import EdgarSettings
 from ingest.dataset_catalog import DATASET_TABLES
 from ingest.dataset_compare import compare
-from ingest.dataset_load import STAGE, load_quarter, loaded_quarters
+from ingest.dataset_load import (
+    STAGE,
+    dataset_only_filings,
+    load_quarter,
+    loaded_quarters,
+    status_by_year,
+)
 from ingest.datasets import (
     ArchiveError,
     ColumnError,
@@ -593,10 +599,43 @@ def test_a_line_break_in_a_value_survives() -> None:
     odd.tables["OWNER_SIGNATURE"][0]["OWNERSIGNATURENAME"] = "Jane\nDoe"
     with QuarterFile(dz.build_zip([odd]), quarter.quarter) as dataset:
         (item,), = list(dataset.batches())
-    columns = list(DATASET_TABLES[0].kinds)
-    assert "First line.\nSecond line." in item.rows.filing
-    assert item.rows.children["owner_signatures"][0][2] == "Jane\nDoe"
-    assert columns  # the filings columns the data sets fill
+    assert "First line.\nSecond line." in item.rows.filing  # REMARKS: the last column
+    assert item.rows.children["owner_signatures"][0][2] == "Jane\nDoe"  # a middle one
+
+
+def test_rows_of_an_accession_submission_does_not_list_are_counted_and_recorded(
+    db_conn: psycopg.Connection,
+) -> None:
+    quarter = max(submission_quarters(), key=lambda q: len(q.filings))
+    lost = dz.DatasetFiling("0000000009-24-000009", quarter.filings[0].filed, None,
+                            {t: [dict(r) for r in rows]
+                             for t, rows in quarter.filings[0].tables.items() if t != "SUBMISSION"})
+    report = load_quarter(db_conn, dz.build_zip([*quarter.filings, lost]), quarter=quarter.quarter)
+    assert report.loaded == len(quarter.filings)
+    expected = {t: len(rows) for t, rows in lost.tables.items() if rows}
+    assert report.orphan_rows == expected
+    (message,) = db_conn.execute("SELECT message FROM ingest_errors WHERE stage = %s",
+                                 (STAGE,)).fetchone()
+    assert message.startswith(f"{quarter.quarter}: rows whose accession SUBMISSION does not list")
+
+
+def test_recent_layout_with_aff10b5one(db_conn: psycopg.Connection) -> None:
+    """Recent quarters append AFF10B5ONE to SUBMISSION: it lands, and is then compared."""
+    quarters = [q for q in submission_quarters() if q.quarter >= "2023q2"]
+    for quarter in quarters:
+        data = dz.build_zip(quarter.filings, aff10b5one=True)
+        load_quarter(db_conn, data, quarter=quarter.quarter)
+        expected, _, _ = expected_rows(data)
+        stored, _ = stored_rows(db_conn, [f.accession for f in quarter.filings])
+        assert stored == dict(expected)
+    flags = Counter(r[0] for r in db_conn.execute("SELECT aff10b5_one FROM filings"))
+    assert flags[False] + flags[True] > 0, "the corpus has filings that state aff10b5One"
+    wanted = {f.accession for q in quarters for f in q.filings}
+    Loader(db_conn).load([p for p in submissions() if p.accession_number in wanted])
+    assert db_conn.execute("SELECT count(*) FROM dataset_differences").fetchone()[0] == 0
+    columns = db_conn.execute("SELECT DISTINCT 'SUBMISSION.AFF10B5ONE' = ANY(columns) "
+                              "FROM dataset_quarters").fetchall()
+    assert columns == [(True,)]
 
 
 # ---------------------------------------------------------------------------
@@ -659,7 +698,6 @@ def test_real_sample_rows_load(db_conn: psycopg.Connection) -> None:
 
 def test_compare_takes_the_data_sets_rounding_and_reports_the_rest() -> None:
     acc = "0000000001-24-000001"
-    columns = list(dz.DATASET_ELEMENTS)  # noqa: F841 - documentation of what is compared
     entry = ["transaction_shares", "transaction_price_per_share"]
     carried = {"non_derivative_transactions": frozenset(entry)}
     width = 2 + len(ENTRY_TABLES["non_derivative_transactions"])
@@ -680,3 +718,45 @@ def test_compare_takes_the_data_sets_rounding_and_reports_the_rest() -> None:
         ("2", "transaction_price_per_share", None, "1.5"),
         ("3", None, None, "transaction_shares=7"),
     ]
+
+
+# ---------------------------------------------------------------------------
+# What the run loop and `status` use
+# ---------------------------------------------------------------------------
+
+
+def test_status_by_year_and_the_filings_still_only_in_data_set_form(
+    db_conn: psycopg.Connection,
+) -> None:
+    quarters = submission_quarters()
+    # One data-set value that the filing does not round to: the filing replacing it says so.
+    quarter = next(q for q in quarters if any(f.tables["NONDERIV_TRANS"] for f in q.filings))
+    filing = next(f for f in quarter.filings if f.tables["NONDERIV_TRANS"])
+    off = dz.DatasetFiling(filing.accession, filing.filed, None,
+                           {t: [dict(r) for r in rows] for t, rows in filing.tables.items()})
+    off.tables["NONDERIV_TRANS"][0]["TRANS_SHARES"] = "1.5"
+    others = [f for f in quarter.filings if f is not filing]
+    for q in quarters:
+        data = dz.build_zip([off, *others]) if q is quarter else q.data
+        load_quarter(db_conn, data, quarter=q.quarter)
+    by_year = Counter(f.filed.year for q in quarters for f in q.filings)
+    assert [(s.year, s.exact, s.dataset_only, s.exact_differed) for s in status_by_year(db_conn)] \
+        == [(year, 0, n, 0) for year, n in sorted(by_year.items())]
+    pending = dataset_only_filings(db_conn, date(2023, 1, 1), date(2023, 12, 31))
+    assert len(pending) == sum(n for year, n in by_year.items() if year == 2023)
+    assert [p.filed_date for p in pending] == sorted((p.filed_date for p in pending), reverse=True)
+    first = pending[0]
+    assert first.path == f"/Archives/edgar/data/{first.issuer_cik}/{first.accession_number}.txt"
+
+    # The filings of 2023 arrive: exact now, one of them differed from its data-set rows.
+    wanted = {p.accession_number for p in pending} | {filing.accession}
+    Loader(db_conn).load([p for p in submissions() if p.accession_number in wanted])
+    status = {s.year: s for s in status_by_year(db_conn)}
+    assert status[2023].dataset_only == 0 and status[2023].exact == by_year[2023]
+    assert sum(s.exact_differed for s in status.values()) == 1
+    assert dataset_only_filings(db_conn, date(2023, 1, 1), date(2023, 12, 31)) == []
+    difference = db_conn.execute(
+        "SELECT accession_number, table_name, row_key, column_name, dataset_value FROM "
+        "dataset_differences").fetchall()
+    assert difference == [(filing.accession, "non_derivative_transactions", "1",
+                           "transaction_shares", "1.5")]
