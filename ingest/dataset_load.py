@@ -27,6 +27,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
 from typing import BinaryIO
@@ -37,6 +38,7 @@ from .dataset_catalog import DATASET_TABLES
 from .datasets import (
     DEFAULT_BATCH_FILINGS,
     DEFAULT_FILINGS_PER_PASS,
+    MAPPING_VERSION,
     DatasetError,
     QuarterFile,
     dataset_file_name,
@@ -166,18 +168,23 @@ def dataset_only_filings(
 
 
 def loaded_quarters(conn: psycopg.Connection) -> dict[str, str]:
-    """Quarter -> SHA-256 of the zip loaded for it: the quarters a run can skip fetching."""
-    return dict(conn.execute("SELECT quarter, zip_sha256 FROM dataset_quarters").fetchall())
+    """Quarter -> SHA-256 of the zip loaded for it by this mapping (``MAPPING_VERSION``): the
+    quarters a run can skip fetching."""
+    return dict(conn.execute(
+        "SELECT quarter, zip_sha256 FROM dataset_quarters WHERE mapping_version = %s",
+        (MAPPING_VERSION,),
+    ).fetchall())
 
 
 def _load(conn: psycopg.Connection, dataset: QuarterFile, batch_filings: int,
           report: QuarterReport) -> None:
     loader = Loader(conn)
     statuses: Counter[str] = Counter()
-    for batch in _read_ahead(dataset.batches(batch_filings)):
-        for result in loader.load(batch):
-            kept = result.status == "unchanged" and result.message == DATASET_NEVER_REPLACES
-            statuses["kept_filing" if kept else result.status] += 1
+    with closing(_read_ahead(dataset.batches(batch_filings))) as batches:
+        for batch in batches:
+            for result in loader.load(batch):
+                kept = result.status == "unchanged" and result.message == DATASET_NEVER_REPLACES
+                statuses["kept_filing" if kept else result.status] += 1
     report.filings = dataset.filings
     report.rows = dataset.rows
     report.rows_per_table = {t.name: dataset.rows_read[t.name] for t in DATASET_TABLES}
@@ -238,12 +245,13 @@ def _record_quarter(
     conn: psycopg.Connection, report: QuarterReport, file_name: str, columns: list[str]
 ) -> None:
     conn.execute(
-        "INSERT INTO dataset_quarters (quarter, file_name, zip_sha256, columns, filings, rows) "
-        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (quarter) DO UPDATE SET "
+        "INSERT INTO dataset_quarters (quarter, file_name, zip_sha256, mapping_version, columns, "
+        "filings, rows) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (quarter) DO UPDATE SET "
         "file_name = EXCLUDED.file_name, zip_sha256 = EXCLUDED.zip_sha256, "
-        "columns = EXCLUDED.columns, filings = EXCLUDED.filings, rows = EXCLUDED.rows, "
-        "loaded_at = now()",
-        (report.quarter, file_name, report.zip_sha256, columns, report.filings, report.rows),
+        "mapping_version = EXCLUDED.mapping_version, columns = EXCLUDED.columns, "
+        "filings = EXCLUDED.filings, rows = EXCLUDED.rows, loaded_at = now()",
+        (report.quarter, file_name, report.zip_sha256, MAPPING_VERSION, columns, report.filings,
+         report.rows),
     )
 
 

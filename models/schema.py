@@ -219,6 +219,7 @@ dataset_quarters = Table(
     Column("quarter", Text, primary_key=True),  # 2024q3
     Column("file_name", Text, nullable=False),  # 2024q3_form345.zip: its filings' source_name
     Column("zip_sha256", Text, nullable=False),
+    Column("mapping_version", Integer, nullable=False),  # ingest.datasets.MAPPING_VERSION
     Column("columns", ARRAY(Text), nullable=False),  # TABLE.COLUMN of every column it had
     Column("filings", Integer, nullable=False),
     Column("rows", Integer, nullable=False),  # data-set rows, all tables

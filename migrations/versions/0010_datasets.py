@@ -2,7 +2,8 @@
 
 Filings loaded from SEC's Insider Transactions Data Sets have ``source_kind = 'dataset'``
 (ingest/datasets.py). ``dataset_quarters`` records each quarter loaded whole: the zip's
-SHA-256 (the same zip again is skipped) and the columns its files had (what the data set
+SHA-256 and the version of the mapping that read it (the same zip read the same way is
+skipped when loaded again) and the columns its files had (what the data set
 could carry, for the comparison below). ``dataset_differences`` keeps what differed when the
 filing itself replaced its data-set rows (ingest/dataset_compare.py): a value, a row or a
 footnote reference on one side only; nothing of the data set is dropped silently.
@@ -35,6 +36,7 @@ def upgrade() -> None:
         sa.Column("quarter", sa.Text(), primary_key=True),
         sa.Column("file_name", sa.Text(), nullable=False),
         sa.Column("zip_sha256", sa.Text(), nullable=False),
+        sa.Column("mapping_version", sa.Integer(), nullable=False),
         sa.Column("columns", postgresql.ARRAY(sa.Text()), nullable=False),
         sa.Column("filings", sa.Integer(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
