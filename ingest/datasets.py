@@ -92,7 +92,7 @@ DATASETS_URL_PATH = "/files/structureddata/data/insider-transactions-data-sets/"
 FIRST_QUARTER = "2006q1"  # the data sets start with January 2006 (readme section 2)
 _QUARTER_RE = re.compile(r"^(\d{4})[qQ]([1-4])$", re.ASCII)
 
-DEFAULT_FILINGS_PER_PASS = 20_000  # about 150 MB of lines held at a time
+DEFAULT_FILINGS_PER_PASS = 30_000  # a quarter of up to 60,000 filings in two passes
 DEFAULT_BATCH_FILINGS = 2_000
 
 NO_COLUMN = "no column for this data-set value"

@@ -760,3 +760,25 @@ def test_status_by_year_and_the_filings_still_only_in_data_set_form(
         "dataset_differences").fetchall()
     assert difference == [(filing.accession, "non_derivative_transactions", "1",
                            "transaction_shares", "1.5")]
+
+
+def test_an_unreadable_filing_replaces_its_data_set_rows_which_are_kept_as_differences(
+    db_conn: psycopg.Connection,
+) -> None:
+    quarter = max(submission_quarters(), key=lambda q: len(q.filings))
+    load_quarter(db_conn, quarter.data, quarter=quarter.quarter)
+    good = next(p for p in submissions() if p.accession_number == quarter.filings[0].accession)
+    broken = ParsedFiling(good.accession_number, "submission", good.header, None,
+                          "malformed XML: test", good.raw)
+    (result,) = Loader(db_conn).load([broken])
+    assert result.status == "replaced"
+    # Every data-set row but SUBMISSION's (the filings row stays, from the header).
+    children = sum(len(rows) for t, rows in quarter.filings[0].tables.items() if t != "SUBMISSION")
+    whole_rows = db_conn.execute(
+        "SELECT count(*) FROM dataset_differences WHERE column_name IS NULL "
+        "AND filing_value IS NULL").fetchone()[0]
+    assert whole_rows == children > 0
+    stored = sum(db_conn.execute(f"SELECT count(*) FROM {t} WHERE accession_number = %s",
+                                 (good.accession_number,)).fetchone()[0]
+                 for t in ("filing_owners", *ENTRY_TABLES, "footnotes", "owner_signatures"))
+    assert stored == 0
