@@ -50,7 +50,7 @@ import re
 import zipfile
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -213,8 +213,13 @@ class _Memo(dict[str, object]):
         return value
 
 
+def _text(value: str) -> str | None:
+    """Stripped; blanks only is no value, as the XML parser reads a leaf."""
+    return value.strip() or None
+
+
 _CONVERTERS: dict[Kind, Callable[[str], object]] = {
-    Kind.TEXT: str.strip,
+    Kind.TEXT: _text,
     Kind.DATE: _Memo(parse_dataset_date).__getitem__,
     Kind.NUMERIC: _Memo(parse_dataset_number).__getitem__,
     Kind.BOOL: _Memo(parse_bool).__getitem__,
@@ -231,10 +236,9 @@ def _compile_converter(
 
     The conversion is the per-row hot loop (a quarter has about 400,000 rows): straight-line
     code, one local per field and no loop, runs it 3-4 times faster than a loop over
-    (index, converter) pairs. Text is stripped (blanks only: no value, as the XML parser
-    reads a leaf); the other kinds convert with ``_CONVERTERS``; an empty field is None. A
-    value that does not convert raises ValueError (the caller then redoes the row slowly to
-    say which value and why).
+    (index, converter) pairs. Each value converts as ``_CONVERTERS`` says (text inline, as
+    ``_text``); an empty field is None. A value that does not convert raises ValueError (the
+    caller then redoes the row slowly to say which value and why).
     """
     lines = ["def convert(fields):"]
     values = []
@@ -251,7 +255,7 @@ def _compile_converter(
             values.append(f"c{n}(v{n}) if v{n} else None")
     lines.append(f"    return [{', '.join(values)}]")
     namespace: dict[str, object] = dict(converters)
-    exec("\n".join(lines), namespace)  # noqa: S102 - code built above from column positions
+    exec("\n".join(lines), namespace)  # source built above from column positions only
     return namespace["convert"]  # type: ignore[return-value]
 
 
@@ -269,7 +273,7 @@ class _TablePlan:
     """How to read one table's rows, compiled from the header of this quarter's file.
 
     ``convert`` turns a row's fields into the values of ``columns`` (our columns, in the
-    order of the catalog), with one C-level ``itemgetter`` call and one comprehension.
+    order of the catalog) with code generated for this header (``_compile_converter``).
     """
 
     def __init__(self, quarter: str, table: DatasetTable, header: list[str]) -> None:
@@ -342,7 +346,7 @@ class _TablePlan:
                 out.append(None)
                 continue
             try:
-                out.append(conv(value) if kind is not Kind.TEXT else value.strip() or None)
+                out.append(conv(value))
             except ValueError as exc:
                 if kind in _STRICT_KINDS:
                     raise ValueFormatError(
@@ -503,7 +507,7 @@ class QuarterFile:
         return out
 
     def _child_lines(
-        self, wanted: set[str], known: object, first_pass: bool
+        self, wanted: set[str], known: Container[str], first_pass: bool
     ) -> list[defaultdict[str, list[str]]]:
         """Per child table, the lines of the ``wanted`` filings, by accession."""
         out = []
@@ -514,7 +518,7 @@ class QuarterFile:
                 accession = line[:20]
                 if accession in wanted:
                     by_acc[accession].append(line)
-                elif first_pass and accession not in known:  # type: ignore[operator]
+                elif first_pass and accession not in known:
                     orphans += 1
                 count += 1
             if first_pass:
@@ -536,15 +540,19 @@ class QuarterFile:
         with self._reading(table.file_name), self._open_text(table) as text:
             text.readline()  # the header, read by _header
             pending: str | None = None
+            blank = 0  # empty lines seen since: kept only if more of the value follows
             for raw in text:
                 line = raw.rstrip("\r\n")
-                if len(line) > 20 and line[20] == "\t" and line[10] == "-":
+                if not line:
+                    blank += 1
+                elif len(line) > 20 and line[20] == "\t" and line[10] == "-":
                     if pending is not None:
                         yield pending
-                    pending = line
+                    pending, blank = line, 0
                 elif pending is not None:
-                    pending += "\n" + line
-                elif line:
+                    pending += "\n" * (blank + 1) + line
+                    blank = 0
+                else:
                     raise RowError(self.quarter, f"{table.file_name}: a row does not start "
                                    f"with an accession number: {line[:40]!r}")
             if pending is not None:
