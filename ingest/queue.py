@@ -201,11 +201,14 @@ def mark(
 
 
 def loaded_accessions(conn: psycopg.Connection, accessions: list[str]) -> set[str]:
-    """Which of these accessions are already in ``filings`` (no need to fetch them)."""
+    """Which of these accessions are already in ``filings`` (no need to fetch them). A filing
+    known only from SEC's data sets (source_kind 'dataset') still needs fetching: its filing
+    replaces those rows."""
     if not accessions:
         return set()
     rows = conn.execute(
-        "SELECT accession_number FROM filings WHERE accession_number = ANY(%s)", (accessions,)
+        "SELECT accession_number FROM filings WHERE accession_number = ANY(%s)"
+        " AND source_kind <> 'dataset'", (accessions,)
     ).fetchall()
     return {row[0] for row in rows}
 

@@ -786,3 +786,40 @@ def test_an_unreadable_filing_replaces_its_data_set_rows_which_are_kept_as_diffe
                                  (good.accession_number,)).fetchone()[0]
                  for t in ("filing_owners", *ENTRY_TABLES, "footnotes", "owner_signatures"))
     assert stored == 0
+
+
+# ---------------------------------------------------------------------------
+# History first, then exact: the stand-in end to end
+# ---------------------------------------------------------------------------
+
+
+def test_history_from_the_data_set_then_sync_makes_it_exact(
+    tmp_path: Path, database_url: str, db_conn: psycopg.Connection
+) -> None:
+    from ingest.fetch import RetryPolicy
+    from ingest.sync import Run
+    from tests.edgar_standin import build_site
+    from tests.sitegen import ownership_day
+
+    day = date(2024, 3, 5)
+    filings = ownership_day(day, 12)
+    build_site(tmp_path, filings)
+    parsed = [parse_file(f.content, f"{f.accession}.txt") for f in filings]
+    (quarter,) = dz.corpus_quarters(parsed)
+    dz.write_site(tmp_path, [quarter])
+    with EdgarStandin(tmp_path) as sec:
+        settings = EdgarSettings(user_agent="Edgar Insider Tests tests@example.org",
+                                 base_url=sec.base_url, data_url=sec.data_url,
+                                 block_pause_seconds=1.0)
+        retry = RetryPolicy(max_attempts=8, backoff_initial=0.05, backoff_max=0.5, jitter=0.05)
+        with EdgarClient(settings, RateLimiter(10), retry=retry) as client:
+            data = client.get(dataset_path(quarter.quarter))
+            report = load_quarter(db_conn, data, quarter=quarter.quarter)
+            assert report.loaded == len(quarter.filings) > 0
+            assert [s.dataset_only for s in status_by_year(db_conn)] == [len(quarter.filings)]
+            with Run(database_url, client, interactive=False) as run:
+                run.sync([day])
+    kinds = db_conn.execute("SELECT source_kind, count(*) FROM filings GROUP BY 1").fetchall()
+    assert kinds == [("submission", len(filings))]
+    assert [(s.exact, s.dataset_only) for s in status_by_year(db_conn)] == [(len(filings), 0)]
+    assert db_conn.execute("SELECT count(*) FROM dataset_differences").fetchone()[0] == 0
