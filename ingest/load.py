@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql
 
 from models import schema
 
+from .dataset_compare import record_differences
 from .errors import connection_lost
 from .records import FILING_COLUMNS, FILING_LOAD_COLUMNS, PARSER_VERSION, ParsedFiling, is_parse_problem
 from .rows import CHILD_TABLE_NAMES, PLACEHOLDER_TICKERS, IssuerRow, PersonRow
@@ -45,6 +46,12 @@ __all__ = ["LoadItem", "LoadResult", "Loader", "prepare"]
 log = logging.getLogger(__name__)
 
 XML_NEVER_REPLACES = "kept the stored full submission: a bare XML never replaces it"
+DATASET_NEVER_REPLACES = "kept the filing's own rows: a data-set row never replaces them"
+
+# Which copy of a filing wins (higher first): the full submission carries strictly more than
+# its bare XML (header, filed date, acceptance time), and either is the filing itself, where
+# a quarterly data set ('dataset', ingest/datasets.py) is SEC's rounded extract of it.
+SOURCE_RANK = {"submission": 2, "xml": 1, "dataset": 0}
 
 
 @dataclass(slots=True)
@@ -290,6 +297,7 @@ class _Plan:
     write_raw: bool = True
     source_name: str | None = None
     message: str | None = None
+    replaces_dataset: bool = False  # a filing taking the place of its data-set rows
 
 
 class Loader:
@@ -415,6 +423,8 @@ class Loader:
         if replaced:
             # Who the old versions named, read before their rows go (see _REPOINT_ISSUERS).
             old_issuers, old_persons = cur.execute(_NAMED_BY, {"accs": replaced}).fetchone()
+            # Data-set rows about to be replaced by the filing: their differences are kept.
+            record_differences(cur, [p.item.rows for p in writes if p.replaces_dataset])
             cur.execute(_DELETE_CHILDREN, {"accs": replaced})
             raw_gone = [
                 p.item.accession_number
@@ -515,7 +525,8 @@ class Loader:
 def _winners(items: list[LoadItem], results: list[LoadResult | None]) -> list[int]:
     """Indexes of the copy to load per accession; the others are reported unchanged.
 
-    A submission beats an XML of the same accession; otherwise the last copy wins.
+    The higher ``SOURCE_RANK`` wins (a submission beats its XML, either beats a data-set
+    copy); among equals the last copy wins.
     """
     best: dict[str, int] = {}
     for index, item in enumerate(items):
@@ -538,13 +549,22 @@ def _winners(items: list[LoadItem], results: list[LoadResult | None]) -> list[in
 
 
 def _beats(kept: LoadItem, challenger: LoadItem) -> bool:
-    return kept.source_kind == "submission" and challenger.source_kind == "xml"
+    return SOURCE_RANK[kept.source_kind] > SOURCE_RANK[challenger.source_kind]
 
 
 def _decide(index: int, item: LoadItem, existing: _Existing | None, force: bool) -> _Plan:
+    # A data-set filing has no raw bytes to store (raw_sha256 hashes its data-set rows).
+    has_raw = item.source_kind != "dataset"
     if existing is None:
-        return _Plan(index, item, Status.LOADED, source_name=item.source_name)
+        return _Plan(index, item, Status.LOADED, write_raw=has_raw, source_name=item.source_name)
+    if existing.source_kind != "dataset" and item.source_kind == "dataset":
+        return _Plan(index, item, Status.UNCHANGED, source_name=existing.source_name,
+                     message=DATASET_NEVER_REPLACES)
     source_name = item.source_name or existing.source_name
+    if existing.source_kind == "dataset" and item.source_kind != "dataset":
+        # The filing itself, always: its rows replace the data set's (whatever the hashes).
+        return _Plan(index, item, Status.REPLACED, source_name=item.source_name,
+                     replaces_dataset=True)
     if existing.source_kind == "submission" and item.source_kind == "xml":
         return _Plan(index, item, Status.UNCHANGED, source_name=source_name, message=XML_NEVER_REPLACES)
     same_bytes = existing.sha256 == item.raw_sha256
@@ -558,7 +578,8 @@ def _decide(index: int, item: LoadItem, existing: _Existing | None, force: bool)
         )
     if same_bytes and existing.parser_version == PARSER_VERSION and not force:
         return _Plan(index, item, Status.UNCHANGED, source_name=source_name)
-    return _Plan(index, item, Status.REPLACED, write_raw=not same_bytes, source_name=source_name)
+    return _Plan(index, item, Status.REPLACED, write_raw=has_raw and not same_bytes,
+                 source_name=source_name)
 
 
 # ---------------------------------------------------------------------------

@@ -9,9 +9,9 @@ checks the table names and row widths against it when it is imported.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from .records import (
@@ -125,14 +125,13 @@ def build_rows(parsed: ParsedFiling, source_name: str | None, raw_has_nul: bool)
 
 
 def filing_values(parsed: ParsedFiling) -> tuple:
-    """The ``filings`` row of FILING_COLUMNS, in that order."""
+    """The ``filings`` row of a parsed filing."""
     header = parsed.header
-    values: dict[str, Any] = dict(
-        parsed.document.filing if parsed.document else _issuer_from_header(header)
-    )
-    values.update(
-        accession_number=parsed.accession_number,
-        form_type=parsed.form_type,
+    doc = parsed.document.filing if parsed.document else _issuer_from_header(header)
+    return filing_row(
+        parsed.accession_number,
+        parsed.form_type,
+        [doc.get(c) for c in FILING_DOCUMENT_COLUMNS],
         filed_date=header.filed_date if header else None,
         accepted_at=header.accepted_at if header else None,
         header_period=header.period if header else None,
@@ -141,7 +140,30 @@ def filing_values(parsed: ParsedFiling) -> tuple:
         parse_error=parsed.parse_error,
         source_kind=parsed.source_kind,
     )
-    return tuple(values.get(column) for column in FILING_COLUMNS)
+
+
+def filing_row(
+    accession: str,
+    form_type: str | None,
+    document: Sequence[Any],
+    *,
+    filed_date: date | None,
+    accepted_at: datetime | None,
+    header_period: date | None,
+    filer_ciks: list[int] | None,
+    parsed: bool,
+    parse_error: str | None,
+    source_kind: str,
+) -> tuple:
+    """The ``filings`` values of ``FilingRows.filing``, in FILING_COLUMNS order; ``document``:
+    the values of ``FILING_DOCUMENT_COLUMNS``, in catalog order."""
+    values: dict[str, Any] = dict(zip(FILING_DOCUMENT_COLUMNS, document, strict=True))
+    values.update(
+        accession_number=accession, form_type=form_type, filed_date=filed_date,
+        accepted_at=accepted_at, header_period=header_period, filer_ciks=filer_ciks,
+        parsed=parsed, parse_error=parse_error, source_kind=source_kind,
+    )
+    return tuple(values[column] for column in FILING_COLUMNS)
 
 
 def _issuer_from_header(header: SubmissionHeader | None) -> dict[str, Any]:
@@ -246,18 +268,17 @@ def latest_candidates(parsed: ParsedFiling, issuers: list[IssuerRow], persons: l
     period = doc.filing.get("period_of_report") if doc else None
     if period is None and header is not None:
         period = header.period
-    as_of = filed or period
     acc = parsed.accession_number
     if doc is not None:
         cik = doc.filing.get("issuer_cik")
         if cik is not None:
-            issuers.append(IssuerRow(cik, doc.filing.get("issuer_name"),
-                                     issuer_ticker(doc.filing.get("issuer_trading_symbol")),
-                                     as_of, acc, filed, period))
+            issuers.append(issuer_row(cik, doc.filing.get("issuer_name"),
+                                      doc.filing.get("issuer_trading_symbol"), acc, filed, period))
         for owner in doc.owners:
             owner_cik = owner.get("rpt_owner_cik")
             if owner_cik is not None:
-                persons.append(PersonRow(owner_cik, owner.get("rpt_owner_name"), as_of, acc, filed, period))
+                persons.append(person_row(owner_cik, owner.get("rpt_owner_name"), acc, filed,
+                                          period))
         return
     if header is None:
         return
@@ -265,9 +286,22 @@ def latest_candidates(parsed: ParsedFiling, issuers: list[IssuerRow], persons: l
         if filer.cik is None:
             continue
         if filer.role in _HEADER_ISSUER_ROLES:
-            issuers.append(IssuerRow(filer.cik, filer.name, None, as_of, acc, filed, period))
+            issuers.append(issuer_row(filer.cik, filer.name, None, acc, filed, period))
         elif filer.role == "reporting-owner":
-            persons.append(PersonRow(filer.cik, filer.name, as_of, acc, filed, period))
+            persons.append(person_row(filer.cik, filer.name, acc, filed, period))
+
+
+def issuer_row(
+    cik: int, name: Any, symbol: object, accession: str, filed: date | None, period: Any,
+) -> IssuerRow:
+    """An ``issuers`` candidate: its values and the ordering key of the filing proposing it
+    (as of the filed date, else the period)."""
+    return IssuerRow(cik, name, issuer_ticker(symbol), filed or period, accession, filed, period)
+
+
+def person_row(cik: int, name: Any, accession: str, filed: date | None, period: Any) -> PersonRow:
+    """A ``persons`` candidate, as ``issuer_row``."""
+    return PersonRow(cik, name, filed or period, accession, filed, period)
 
 
 # ---------------------------------------------------------------------------

@@ -57,6 +57,7 @@ class Stage(StrEnum):
     FETCH = "fetch"
     PARSE = "parse"
     LOAD = "load"
+    DATASET = "dataset"  # a quarter of SEC's data sets that could not be read
 
 
 @dataclass(slots=True)

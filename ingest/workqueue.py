@@ -249,11 +249,13 @@ def mark(conn: psycopg.Connection | psycopg.Cursor, outcomes: Iterable[tuple[str
 
 
 def loaded_accessions(conn: psycopg.Connection, accessions: list[str]) -> set[str]:
-    """Which of these accessions are already in ``filings`` (no need to fetch them)."""
+    """Which of these accessions are already stored from the filing itself (no need to fetch
+    them). A filing known only from a quarterly data set is fetched: its own bytes make it exact."""
     if not accessions:
         return set()
     rows = conn.execute(
-        "SELECT accession_number FROM filings WHERE accession_number = ANY(%s)", (accessions,)
+        "SELECT accession_number FROM filings WHERE accession_number = ANY(%s)"
+        " AND source_kind <> 'dataset'", (accessions,)
     ).fetchall()
     return {row[0] for row in rows}
 

@@ -221,6 +221,35 @@ ingest_errors = Table(
     Index("ix_ingest_errors_occurred_at", "occurred_at"),
 )
 
+# SEC's quarterly data sets (ingest/datasets.py). Neither is a child of filings: a loaded
+# quarter and the differences found when a filing replaced its data-set rows are history.
+dataset_quarters = Table(
+    "dataset_quarters",
+    metadata,
+    Column("quarter", Text, primary_key=True),  # 2024q3
+    Column("file_name", Text, nullable=False),  # 2024q3_form345.zip: its filings' source_name
+    Column("zip_sha256", Text, nullable=False),
+    Column("mapping_version", Integer, nullable=False),  # ingest.datasets.MAPPING_VERSION
+    Column("columns", ARRAY(Text), nullable=False),  # TABLE.COLUMN of every column it had
+    Column("filings", Integer, nullable=False),
+    Column("rows", Integer, nullable=False),  # data-set rows, all tables
+    Column("loaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+dataset_differences = Table(
+    "dataset_differences",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("accession_number", Text, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("row_key", Text),  # sequence, owner CIK, footnote id, signature name; NULL: filing
+    Column("column_name", Text),  # NULL: the whole row is on one side only
+    Column("dataset_value", Text),  # NULL: the data set has none
+    Column("filing_value", Text),  # NULL: the filing has none
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_dataset_differences_accession_number", "accession_number"),
+)
+
 # Tables whose rows belong to one filing and are replaced with it (FK ON DELETE CASCADE).
 CHILD_TABLES: tuple[Table, ...] = (
     raw_submissions,

@@ -18,7 +18,7 @@ the run holding it. The advisory lock on the run's working session says who runs
 lease says until when a run that lost its session may still be fetching, so the next run
 does not start beside it (see ``ingest/runlock.py``).
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-06
 """
@@ -28,7 +28,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,264 @@
+"""Data-set benchmark: one quarter of SEC's Insider Transactions Data Sets into PostgreSQL.
+
+    python -m benchmarks.bench_datasets                    # 60,000 filings, ~400,000 rows
+    python -m benchmarks.bench_datasets --filings 5000     # smaller
+    python -m benchmarks.bench_datasets --profile          # cProfile of the load, top 30
+
+A quarter zip in SEC's layout (tests/dataset_zip.py) is built by replicating the corpus's
+filings (full submissions and bare XML documents, as the data sets would hold them) under
+distinct accession numbers, filed on the business days of 2024 Q3, issuers and owners spread
+over a few thousand CIKs; templates are mixed so that a filing has ``--rows-per-filing`` data-set rows
+on average (2024 Q3: 36,075 filings; 400,000 rows for 60,000 filings is ~6.7). Then, on a
+scratch database (``--server``, default ``$BENCH_DATABASE_URL`` or
+``postgresql://postgres@127.0.0.1:5432/postgres``, migrated to head, dropped afterwards):
+
+* read: ``QuarterFile.batches`` alone (unzip, split, convert, build rows; no database);
+* load: ``load_quarter`` on the empty database (COPY in batches, one transaction);
+* reload: the same quarter republished (another zip, same rows): every filing unchanged.
+
+Rows are data-set rows (lines of the eight tables). Figures are reported, never judged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from ingest import db  # noqa: E402
+from ingest.dataset_load import load_quarter  # noqa: E402
+from ingest.datasets import QuarterFile  # noqa: E402
+from tests import dataset_zip as dz  # noqa: E402
+from tests.edgar_standin import business_days  # noqa: E402
+
+DEFAULT_SERVER = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+QUARTER = "2024q3"
+CIK_SPREAD = 4000  # issuers/owners per template spread over this many CIKs
+XML_BACKFILL_DAYS = (5, 6)  # README: the whole history at SEC's 10 requests/s
+QUARTERS_OF_HISTORY = 80  # 2006 Q1 to 2025 Q4
+DATABASE_TABLES = ("filings", "filing_owners", "non_derivative_transactions",
+                   "non_derivative_holdings", "derivative_transactions", "derivative_holdings",
+                   "footnotes", "footnote_references", "owner_signatures", "unmapped_values")
+
+
+def _rows(filing: dz.DatasetFiling) -> int:
+    return sum(len(rows) for rows in filing.tables.values())
+
+
+def templates() -> list[dz.DatasetFiling]:
+    parsed = [*dz.corpus_submissions(), *dz.corpus_documents()]
+    found = (dz.dataset_filing(p) for p in parsed)
+    return [f for f in found if f is not None]
+
+
+def replicate(count: int, rows_per_filing: float) -> list[dz.DatasetFiling]:
+    """``count`` filings from the corpus's, ``rows_per_filing`` data-set rows on average."""
+    pool = templates()
+    small = sorted((f for f in pool if _rows(f) <= rows_per_filing), key=_rows)
+    large = sorted((f for f in pool if _rows(f) > rows_per_filing), key=_rows)
+    days = list(business_days(date(2024, 7, 1), date(2024, 9, 30)))
+    out, total = [], 0
+    for n in range(count):
+        group = large if (total < (n + 1) * rows_per_filing and large) or not small else small
+        template = group[n % len(group)]
+        out.append(_copy(template, n, days[n * len(days) // count]))
+        total += _rows(template)
+    return out
+
+
+def _copy(template: dz.DatasetFiling, n: int, filed: date) -> dz.DatasetFiling:
+    accession = f"{9100000000 + n // 999_999:010d}-24-{n % 999_999 + 1:06d}"
+    spread = (n % CIK_SPREAD) * 2_000_000
+    tables = {}
+    for table, rows in template.tables.items():
+        copied = []
+        for row in rows:
+            row = dict(row)
+            for column in ("ISSUERCIK", "RPTOWNERCIK"):
+                if row.get(column, "").isdigit():
+                    row[column] = f"{spread + int(row[column]) % 2_000_000:010d}"
+            if table == "SUBMISSION":
+                row["FILING_DATE"] = dz.format_date(filed.isoformat())
+            copied.append(row)
+        tables[table] = copied
+    return replace(template, accession=accession, filed=filed, accepted=None, tables=tables)
+
+
+def _server_url(server: str, name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(db.normalize_url(server)).set(drivername="postgresql", database=name) \
+        .render_as_string(hide_password=False)
+
+
+def run(filings: int, rows_per_filing: float, server: str, profile: bool = False) -> dict:
+    """Build the quarter, then read and load it in a fresh process (its peak memory is the
+    reader's and loader's own, not the builder's)."""
+    started = time.monotonic()
+    data = dz.build_zip(replicate(filings, rows_per_filing))
+    built = time.monotonic() - started
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{QUARTER}_form345.zip"
+        path.write_bytes(data)
+        command = [sys.executable, "-m", "benchmarks.bench_datasets", "--load-zip", str(path),
+                   "--server", server, "--json", *(["--profile"] if profile else [])]
+        done = subprocess.run(command, cwd=REPO, check=True, capture_output=True, text=True)
+    result = {"filings": filings, "zip_mb": round(len(data) / 1e6, 1), "build_s": round(built, 1)}
+    result.update(json.loads(done.stdout))
+    return result
+
+
+def load_zip(path: Path, server: str, profile: bool = False) -> dict:
+    """Load one quarter zip on a scratch database (peak memory measured right after), then
+    reload it republished, then read it alone (no database)."""
+    data = path.read_bytes()
+    result: dict = {}
+    admin = db.libpq_conninfo(db.normalize_url(server))
+    name = f"edgar_bench_ds_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = db.normalize_url(_server_url(server, name))
+    try:
+        db.upgrade(url)
+        db.dispose_engines()
+        with db.connect(url, autocommit=True) as conn:
+            profiler = cProfile.Profile() if profile else None
+            server_cpu = _ServerCpu(conn)
+            started, cpu = time.monotonic(), time.process_time()
+            if profiler:
+                profiler.enable()
+            report = load_quarter(conn, data, quarter=QUARTER)
+            if profiler:
+                profiler.disable()
+            load, load_cpu = time.monotonic() - started, time.process_time() - cpu
+            result["load_peak_rss_mb"] = _peak_rss_mb()
+            rows, filings = report.rows, report.filings
+            assert report.loaded == filings and report.failed == 0, report
+            result.update(rows=rows, rows_per_table=report.rows_per_table,
+                          load_s=round(load, 2), load_rows_per_s=round(rows / load),
+                          load_filings_per_s=round(filings / load),
+                          load_client_cpu_s=round(load_cpu, 2),
+                          load_server_cpu_s=server_cpu.seconds())
+            tables = ", ".join(f"(SELECT count(*) FROM {t})" for t in DATABASE_TABLES)
+            result["database_rows"] = sum(conn.execute(f"SELECT {tables}").fetchone())
+
+            republished = _republished(data)
+            started = time.monotonic()
+            again = load_quarter(conn, republished, quarter=QUARTER)
+            reload = time.monotonic() - started
+            assert again.unchanged == filings, again
+            result.update(reload_s=round(reload, 2), reload_rows_per_s=round(rows / reload))
+        if profiler:
+            stream = io.StringIO()
+            pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(30)
+            result["profile"] = stream.getvalue()
+    finally:
+        db.dispose_engines()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+    started, cpu = time.monotonic(), time.process_time()
+    with QuarterFile(data, QUARTER) as dataset:
+        for _ in dataset.batches():
+            pass
+    read, read_cpu = time.monotonic() - started, time.process_time() - cpu
+    result.update(read_s=round(read, 2), read_cpu_s=round(read_cpu, 2),
+                  read_rows_per_s=round(rows / read))
+    per_quarter = result["load_s"] * (60_000 / filings)
+    result["history_minutes_at_60000_per_quarter"] = round(QUARTERS_OF_HISTORY * per_quarter / 60, 1)
+    return result
+
+
+def _peak_rss_mb() -> int:
+    """This process's peak resident memory: VmHWM, which starts anew at exec (ru_maxrss
+    would count the parent this process was forked from)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+class _ServerCpu:
+    """CPU seconds the connection's server process used since this was made, when the
+    server runs on this machine (its /proc entry is readable); None otherwise. On a shared
+    machine the wall time depends on the other processes, the CPU time does not."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.path = Path(f"/proc/{conn.info.backend_pid}/stat")
+        self.start = self._read()
+
+    def _read(self) -> float | None:
+        try:
+            fields = self.path.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def seconds(self) -> float | None:
+        end = self._read()
+        return None if end is None or self.start is None else round(end - self.start, 2)
+
+
+def _republished(data: bytes) -> bytes:
+    """The same tables under another zip (another SHA-256): every filing reads as unchanged."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+        target.writestr("README.txt", b"republished\n")
+    return buffer.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--filings", type=int, default=60_000)
+    parser.add_argument("--rows-per-filing", type=float, default=400_000 / 60_000)
+    parser.add_argument("--server", default=DEFAULT_SERVER)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--load-zip", type=Path, help=argparse.SUPPRESS)  # the measuring process
+    args = parser.parse_args()
+    if args.load_zip:
+        print(json.dumps(load_zip(args.load_zip, args.server, args.profile)))
+        return
+    result = run(args.filings, args.rows_per_filing, args.server, args.profile)
+    profile = result.pop("profile", None)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:>40}: {value}")
+        low, high = XML_BACKFILL_DAYS
+        print(f"{'2006-today, 80 quarters':>40}: {result['history_minutes_at_60000_per_quarter']} "
+              f"min (XML backfill at 10 requests/s: {low}-{high} days)")
+    if profile:
+        print(profile)
+
+
+if __name__ == "__main__":
+    main()
