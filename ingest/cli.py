@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -22,6 +22,7 @@ import click
 from . import db, runs
 from . import status as status_report
 from .config import EdgarSettings
+from .datasets import FIRST_QUARTER, normalize_quarter, quarter_name
 from .errors import ExitCode, as_stop, exit_code_for
 from .fetch import EdgarClient
 from .pipeline import DEFAULT_BATCH_SIZE, RunReport
@@ -230,31 +231,70 @@ def sync(one_day: str | None, since: str | None, workers: int, batch_size: int) 
 
 
 @cli.command()
-@click.option("--from", "first", metavar="YYYY-MM-DD", help="First filing date to backfill.")
-@click.option("--to", "last", metavar="YYYY-MM-DD", help="Last filing date (default: yesterday).")
+@click.option("--from", "first", metavar="YYYY-MM-DD",
+              help="First filing date (with --datasets also a quarter: 2006q1).")
+@click.option("--to", "last", metavar="YYYY-MM-DD",
+              help="Last filing date (default: yesterday; with --datasets: the last published quarter).")
 @click.option("--cik", type=int, help="Backfill one issuer's or person's filings (submissions JSON).")
+@click.option("--datasets", is_flag=True,
+              help="Load SEC's quarterly Insider Transactions Data Sets (2006 onward, one request per "
+              "quarter) instead of fetching each filing: all of history in about an hour, numbers "
+              "rounded to 2 decimals until the filings themselves replace them.")
+@click.option("--refresh", is_flag=True, help="With --datasets: fetch quarters loaded before again.")
+@click.option("--datasets-first", is_flag=True,
+              help="With --from/--to: first fetch (newest first) the filings known so far only from a "
+              "data set, then the rest of the range.")
 @fetch_workers_option
 @batch_size_option(runs.FETCH_BATCH_SIZE)
-def backfill(first: str | None, last: str | None, cik: int | None, workers: int, batch_size: int) -> None:
-    """Load history: a date range quarter by quarter, or every filing of one CIK.
+def backfill(first: str | None, last: str | None, cik: int | None, datasets: bool, refresh: bool,
+             datasets_first: bool, workers: int, batch_size: int) -> None:
+    """Load history: a date range quarter by quarter, every filing of one CIK, or SEC's
+    quarterly data sets.
 
     --from/--to read EDGAR's quarterly full indexes (ownership XML starts mid-2003; all of
     history is about 4-5 million filings, about a week at 10 requests/s). --cik reads
-    data.sec.gov's submissions JSON and its older pages. Resumable: run it again after
-    an interruption and it fetches only what is not loaded yet, failed filings included.
+    data.sec.gov's submissions JSON and its older pages. --datasets loads the whole
+    2006-onward history from about 80 zips; the filings fetched later (by this command or the
+    nightly sync) replace their rounded rows one by one. Resumable: run it again after an
+    interruption and it does only what is not done yet, failed filings included.
     """
-    if (first is None) == (cik is None):
-        raise click.UsageError("give either --from (with optional --to) or --cik")
-    start = _day(first, "--from")
-    end = _day(last, "--to") or runs.yesterday_eastern()
-    if start is not None and start > end:
+    if datasets:
+        if cik is not None or datasets_first:
+            raise click.UsageError("--datasets takes --from/--to (quarters or dates) only")
+        start_q = _quarter(first, "--from") or FIRST_QUARTER
+        end_q = _quarter(last, "--to") or quarter_name(runs.yesterday_eastern() - timedelta(days=92))
+    elif (first is None) == (cik is None):
+        raise click.UsageError("give either --from (with optional --to), --cik, or --datasets")
+    elif refresh or (datasets_first and cik is not None):
+        raise click.UsageError("--refresh goes with --datasets, --datasets-first with --from/--to")
+    start = _day(first, "--from") if not datasets else None
+    end = (_day(last, "--to") or runs.yesterday_eastern()) if not datasets else None
+    if start is not None and end is not None and start > end:
         raise click.UsageError("--from is after --to")
     client = _client()
     target = db.ready()
     with client, runs.Run(target.url, client, workers=workers, batch_size=batch_size,
-                          progress_stream=sys.stderr, command="backfill") as run:
-        report = run.backfill_cik(cik) if cik is not None else run.backfill_dates(start, end)
+                          progress_stream=sys.stderr, command="backfill",
+                          lease_seconds=runs.DATASET_LEASE_SECONDS if datasets else None) as run:
+        if datasets:
+            report = run.backfill_datasets(start_q, end_q, refresh=refresh)
+        elif cik is not None:
+            report = run.backfill_cik(cik)
+        else:
+            if datasets_first:
+                run.fetch_dataset_only(start, end)
+            report = run.backfill_dates(start, end)
     finish(report)
+
+
+def _quarter(value: str | None, name: str) -> str | None:
+    """A quarter (``2006q1``) or a date (its quarter)."""
+    if value is None:
+        return None
+    try:
+        return normalize_quarter(value)
+    except ValueError:
+        return quarter_name(_day(value, name))
 
 
 @cli.command()

@@ -57,6 +57,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import BinaryIO
 
+from . import discover
 from .dataset_catalog import (
     DATASET_TABLES,
     FOOTNOTES,
@@ -123,15 +124,25 @@ def dataset_path(quarter: str) -> str:
     return DATASETS_URL_PATH + dataset_file_name(quarter)
 
 
+def _year_quarter(quarter: str) -> tuple[int, int]:
+    year, q = normalize_quarter(quarter).split("q")
+    return int(year), int(q)
+
+
+def quarter_bounds(quarter: str) -> tuple[date, date]:
+    """The first and last day of a quarter (``2024q3``)."""
+    return discover.quarter_bounds(*_year_quarter(quarter))
+
+
+def quarter_name(day: date) -> str:
+    """The data-set quarter a day falls in: ``2024q3``."""
+    return f"{day.year}q{discover.quarter_of(day)}"
+
+
 def quarters_between(first: str, last: str) -> list[str]:
     """Every quarter from ``first`` to ``last``, both included, oldest first."""
-    year, q = map(int, normalize_quarter(first).split("q"))
-    end = tuple(map(int, normalize_quarter(last).split("q")))
-    out = []
-    while (year, q) <= end:
-        out.append(f"{year}q{q}")
-        year, q = (year + 1, 1) if q == 4 else (year, q + 1)
-    return out
+    return [f"{year}q{q}" for year, q in discover.quarters_between(
+        quarter_bounds(first)[0], quarter_bounds(last)[1])]
 
 
 # ---------------------------------------------------------------------------

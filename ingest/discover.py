@@ -564,6 +564,12 @@ def submissions_page_path(name: str) -> str:
     return f"/submissions/{name}"
 
 
+def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
+    """The first and last day of a calendar quarter (EDGAR's full-index and data-set quarters)."""
+    end = date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - timedelta(days=1)
+    return date(year, 3 * quarter - 2, 1), end
+
+
 def quarters_between(start: date, end: date) -> list[tuple[int, int]]:
     """(year, quarter) pairs covering start..end inclusive; [] when start > end."""
     out: list[tuple[int, int]] = []
@@ -733,6 +739,7 @@ __all__ = [
     "parse_master_idx",
     "parse_submissions",
     "parse_submissions_page",
+    "quarter_bounds",
     "quarter_of",
     "quarters_between",
     "submissions_page_path",

@@ -172,12 +172,12 @@ class _Report(Protocol):
     failed: int
     missing: int
     unparsed: int
-    index_failures: int
+    source_failures: int
 
 
 def exit_code_for(report: _Report | Any) -> ExitCode:
     """A finished run: 1 when any filing failed, is missing or was stored unparsed, or an
-    index could not be read."""
-    if report.failed or report.missing or report.unparsed or report.index_failures:
+    index or a data-set quarter could not be read."""
+    if report.failed or report.missing or report.unparsed or report.source_failures:
         return ExitCode.INCOMPLETE
     return ExitCode.OK

@@ -89,7 +89,7 @@ class RunReport:
     already_loaded: int = 0
     failed: int = 0
     missing: int = 0
-    index_failures: int = 0  # index files that could not be read (their days are read again)
+    source_failures: int = 0  # index files or data-set quarters that could not be read (run again)
     unparsed: int = 0  # stored without a (complete) parsed document: counted in loaded/replaced too
     failures: list[tuple[str, str]] = field(default_factory=list)  # (accession or file, why)
     unparsed_filings: list[tuple[str, str]] = field(default_factory=list)

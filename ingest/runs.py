@@ -24,6 +24,10 @@ from typing import Any, TextIO
 import psycopg
 
 from . import db, workqueue
+from .dataset_load import QuarterReport, load_quarter, loaded_quarters
+from .datasets import DatasetError, dataset_path
+from .datasets import quarter_bounds as dataset_quarter_bounds
+from .datasets import quarters_between as dataset_quarters
 from .discover import (
     IndexEntry,
     IndexFormatError,
@@ -31,6 +35,7 @@ from .discover import (
     discover_day,
     discover_quarter,
     filter_ownership,
+    quarter_bounds,
     quarters_between,
 )
 from .discover import days_between as days_between
@@ -45,6 +50,9 @@ log = logging.getLogger(__name__)
 
 FETCH_WORKERS = 4
 FETCH_BATCH_SIZE = 200
+# A data-set quarter loads in one transaction of up to a minute, during which the lease is
+# not renewed: the data-set backfill takes a longer lease (it fetches one zip per quarter).
+DATASET_LEASE_SECONDS = 900.0
 
 
 def yesterday_eastern(now: datetime | None = None) -> date:
@@ -72,6 +80,7 @@ class Run:
         progress_stream: TextIO | None = None,
         interactive: bool | None = None,
         command: str = "sync",
+        lease_seconds: float | None = None,
     ) -> None:
         self.database_url = database_url
         self.client = client
@@ -80,6 +89,7 @@ class Run:
         self.progress_stream = progress_stream
         self.interactive = interactive
         self.command = command
+        self.lease_seconds = lease_seconds
         self.report = RunReport()
         self._conn: psycopg.Connection | None = None
         self._lock: RunLock | None = None
@@ -91,7 +101,8 @@ class Run:
     def __enter__(self) -> Run:
         self._conn = db.connect(self.database_url, autocommit=True)
         try:
-            self._lock = RunLock(self._conn, "sync", self.command)
+            lease = {} if self.lease_seconds is None else {"lease_seconds": self.lease_seconds}
+            self._lock = RunLock(self._conn, "sync", self.command, **lease)
             self._lock.acquire()
         except BaseException:
             self._conn.close()
@@ -165,7 +176,7 @@ class Run:
                 "INSERT INTO ingest_errors (source_name, stage, message) VALUES (%s, 'discover', %s)",
                 (what, message),
             )
-            self.report.index_failures += 1
+            self.report.source_failures += 1
             self.report.failures.append((what, str(exc)))
             return False
 
@@ -218,6 +229,45 @@ class Run:
         accessions = tuple(e.accession_number for e in ownership)
         return self.process(workqueue.Scope(accessions=accessions), f"backfill CIK {cik}")
 
+    def backfill_datasets(self, first: str, last: str, *, refresh: bool = False) -> RunReport:
+        """History from SEC's quarterly data sets: one request and one transaction per quarter
+        (``ingest/dataset_load.py``). A quarter loaded before is not fetched again unless
+        ``refresh``; one that cannot be fetched or read is recorded and the others go on."""
+        self._days = (dataset_quarter_bounds(first)[0], dataset_quarter_bounds(last)[1])
+        done = loaded_quarters(self.conn)
+        for quarter in dataset_quarters(first, last):
+            self._lock_check()
+            if quarter in done and not refresh:
+                log.info("data set %s: loaded before, not fetched again", quarter)
+                continue
+            data = self._index(f"data set {quarter}", lambda q=quarter: self._fetch_quarter(q))
+            if data is False:
+                continue
+            if data is None:
+                log.info("data set %s: not published (yet)", quarter)
+                self.report.days_without_index += 1
+                continue
+            try:
+                _add_quarter(self.report, load_quarter(self.conn, data, quarter=quarter))
+            except DatasetError as exc:  # recorded in ingest_errors by load_quarter
+                self.report.source_failures += 1
+                self.report.failures.append((quarter, str(exc)))
+        return self.finish()
+
+    def _fetch_quarter(self, quarter: str) -> bytes | None:
+        try:
+            return self.client.get(dataset_path(quarter))
+        except Unavailable:
+            return None
+
+    def fetch_dataset_only(self, first: date, last: date) -> RunReport:
+        """Fetch the filings of ``first``..``last`` stored so far only from a data set, newest
+        first: their own bytes replace the data set's rounded rows (history made exact)."""
+        with self.conn.transaction():
+            self.report.newly_queued += workqueue.enqueue_dataset_only(self.conn, first, last)
+        scope = workqueue.Scope(first_day=first, last_day=last, newest_first=True, dataset_only=True)
+        return self.process(scope, "exact from the filings")
+
     def process(self, scope: workqueue.Scope, label: str) -> RunReport:
         assert self._lock is not None
         source = QueueSource(self.conn, scope, self._lock, label)
@@ -226,9 +276,17 @@ class Run:
         return self.finish()
 
 
+def _add_quarter(report: RunReport, quarter: QuarterReport) -> None:
+    report.index_sources += 1
+    report.to_process += quarter.filings
+    report.loaded += quarter.loaded
+    report.replaced += quarter.replaced
+    report.unchanged += quarter.unchanged + quarter.kept_filing
+    report.failed += quarter.failed
+
+
 def _clip_quarter(year: int, quarter: int, first: date, last: date) -> tuple[date, date]:
-    start = date(year, 3 * quarter - 2, 1)
-    end = date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - timedelta(days=1)
+    start, end = quarter_bounds(year, quarter)
     return max(start, first), min(end, last)
 
 

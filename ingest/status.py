@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from . import db, workqueue
+from .dataset_load import status_by_year
 from .records import NOTHING_TO_PARSE, PARSER_VERSION, XML_MANDATORY_FROM
 from .sgml import EASTERN
 
@@ -69,6 +70,11 @@ def collect(conn: psycopg.Connection, target: db.DatabaseTarget, *,
             "SELECT count(*) FROM filings WHERE NOT parsed AND parse_error IS NOT NULL"
             " AND NOT (parse_error = ANY(%s) AND filed_date < %s)",
             (sorted(NOTHING_TO_PARSE), XML_MANDATORY_FROM)).fetchone()[0]),
+        "history_by_year": [
+            {"year": y.year, "exact": y.exact, "dataset_only": y.dataset_only,
+             "exact_differed_from_dataset": y.exact_differed}
+            for y in status_by_year(conn)
+        ],
         "errors": _errors(conn, error_days),
         "recent_errors": _recent_errors(conn),
     }
@@ -222,10 +228,24 @@ def render(status: dict[str, Any]) -> list[str]:
             f"stored unparsed: {status['unparsed_filings']:,} filing(s) have parsed = false and a "
             "parse_error (their rows are incomplete; `reparse` redoes them after a parser fix)"
         )
+    lines += _history_lines(status["history_by_year"])
     lines += _queue_lines(status)
     lines += _error_lines(status)
     check = status["check"]
     lines += [f"warning: {problem}" for problem in check["problems"]]
+    return lines
+
+
+def _history_lines(years: list[dict[str, Any]]) -> list[str]:
+    """Per year: filings exact (from the filing) and those known only from a data set."""
+    if not any(y["dataset_only"] or y["exact_differed_from_dataset"] for y in years):
+        return []
+    lines = ["filings per year (exact: from the filing; data set only: SEC's rounded rows, "
+             "until the filing replaces them):"]
+    for y in years:
+        differed = y["exact_differed_from_dataset"]
+        note = f" ({differed:,} exact ones differed from their data-set rows)" if differed else ""
+        lines.append(f"  {y['year'] or '?'}: exact {y['exact']:,}, data set only {y['dataset_only']:,}{note}")
     return lines
 
 

@@ -63,6 +63,8 @@ class Scope:
     last_day: date | None = None
     leftovers: bool = False
     accessions: tuple[str, ...] | None = None
+    newest_first: bool = False  # by filed date, newest first (else by accession)
+    dataset_only: bool = False  # only filings stored so far from a data set (to make them exact)
 
 
 # What a queued filing may be: an ASCII accession number, fetched from one filer's folder of
@@ -127,6 +129,25 @@ def enqueue(conn: psycopg.Connection, entries: Iterable[IndexEntry], origin: str
     return inserted
 
 
+def enqueue_dataset_only(conn: psycopg.Connection, first: date | None, last: date | None) -> int:
+    """Queue every filing of ``first``..``last`` (filed dates; None: open) stored so far only
+    from a quarterly data set, under its issuer's archive folder; returns how many were new.
+    Set-based: all of history is millions of rows."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO fetch_queue (accession_number, path, form_type, cik, company_name,"
+            " filed_date, origin)"
+            " SELECT accession_number, '/Archives/edgar/data/' || issuer_cik || '/'"
+            "        || accession_number || '.txt', coalesce(document_type, form_type, '4'),"
+            "        issuer_cik, issuer_name, filed_date, 'backfill'"
+            " FROM filings WHERE source_kind = 'dataset' AND issuer_cik IS NOT NULL"
+            " AND filed_date BETWEEN coalesce(%s, '-infinity'::date) AND coalesce(%s, 'infinity'::date)"
+            " ON CONFLICT (accession_number) DO NOTHING",
+            (first, last),
+        )
+        return cur.rowcount
+
+
 def record_source(
     conn: psycopg.Connection,
     source: str,
@@ -152,6 +173,9 @@ def last_discovered_day(conn: psycopg.Connection) -> date | None:
 
 _SCOPE_SQL = """
     status <> 'done'
+    AND (NOT %(dataset_only)s OR EXISTS (
+        SELECT 1 FROM filings f
+        WHERE f.accession_number = fetch_queue.accession_number AND f.source_kind = 'dataset'))
     AND (
         (%(first_day)s::date IS NOT NULL AND filed_date BETWEEN %(first_day)s AND %(last_day)s)
         OR (%(accessions)s::text[] IS NOT NULL AND accession_number = ANY(%(accessions)s))
@@ -167,6 +191,7 @@ def _scope_params(scope: Scope) -> dict[str, object]:
         "last_day": scope.last_day or scope.first_day,
         "leftovers": scope.leftovers,
         "accessions": list(scope.accessions) if scope.accessions is not None else None,
+        "dataset_only": scope.dataset_only,
     }
 
 
@@ -176,24 +201,27 @@ def count_pending(conn: psycopg.Connection, scope: Scope) -> int:
 
 
 def iter_pending(conn: psycopg.Connection, scope: Scope, page_size: int = 2000) -> Iterator[QueueItem]:
-    """Work in scope in accession order, a page at a time (flat memory for millions).
-
-    Rows claimed by another live run are left to it (see :func:`claim`)."""
+    """Work in scope, a page at a time (flat memory for millions): by accession, or newest
+    first by filed date when the scope asks (keyset paging either way)."""
     params = _scope_params(scope)
-    after = ""
+    if scope.newest_first:
+        order = "filed_date DESC, accession_number DESC"
+        after = "(filed_date, accession_number) < (%(day)s, %(after)s)"
+        params.update(day=date.max, after="~")
+    else:
+        order, after = "accession_number", "accession_number > %(after)s"
+        params.update(after="")
     while True:
-        params["after"] = after
         rows = conn.execute(
             "SELECT accession_number, path, form_type, filed_date, attempts FROM fetch_queue"
-            f" WHERE {_SCOPE_SQL} AND accession_number > %(after)s"
-            " ORDER BY accession_number LIMIT %(limit)s",
+            f" WHERE {_SCOPE_SQL} AND {after} ORDER BY {order} LIMIT %(limit)s",
             {**params, "limit": page_size},
         ).fetchall()
         if not rows:
             return
         for row in rows:
             yield QueueItem(*row)
-        after = rows[-1][0]
+        params.update(after=rows[-1][0], day=rows[-1][3])
 
 
 def claim(conn: psycopg.Connection, accessions: Sequence[str], holder: str) -> set[str]:

@@ -8,6 +8,10 @@ EDGAR stand-in; the real 2024 Q3 sample rows (tests/fixtures/datasets/) load too
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 import zipfile
 from collections import Counter, defaultdict
 from datetime import date, datetime
@@ -45,6 +49,8 @@ from ingest.parse import parse_file
 from ingest.records import ENTRY_TABLES, OWNER_COLUMNS, ParsedFiling, snake_case
 from tests import dataset_zip as dz
 from tests.edgar_standin import EdgarStandin
+
+REPO = Path(__file__).resolve().parent.parent
 
 TABLE_TARGETS = {
     "SUBMISSION": "filings", "REPORTINGOWNER": "filing_owners",
@@ -823,3 +829,57 @@ def test_history_from_the_data_set_then_sync_makes_it_exact(
     assert kinds == [("submission", len(filings))]
     assert [(s.exact, s.dataset_only) for s in status_by_year(db_conn)] == [(len(filings), 0)]
     assert db_conn.execute("SELECT count(*) FROM dataset_differences").fetchone()[0] == 0
+
+
+# ---------------------------------------------------------------------------
+# The command line: backfill --datasets, then the filings make it exact
+# ---------------------------------------------------------------------------
+
+
+def _cli(args: list[str], sec: EdgarStandin, url: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "EDGAR_USER_AGENT")}
+    env.update(DATABASE_URL=url, EDGAR_USER_AGENT="Edgar Insider Tests tests@example.org",
+               EDGAR_BASE_URL=sec.base_url, EDGAR_DATA_URL=sec.data_url, EDGAR_BLOCK_PAUSE_SECONDS="1")
+    return subprocess.run([sys.executable, "-m", "ingest", *args], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_backfill_datasets_then_datasets_first_makes_history_exact(
+    tmp_path: Path, database_url: str, db_conn: psycopg.Connection
+) -> None:
+    from tests.edgar_standin import build_site
+    from tests.sitegen import ownership_day
+
+    day = date(2024, 3, 5)
+    filings = ownership_day(day, 12)
+    build_site(tmp_path, filings)
+    parsed = [parse_file(f.content, f"{f.accession}.txt") for f in filings]
+    (quarter,) = dz.corpus_quarters(parsed)
+    assert quarter.quarter == "2024q1"
+    dz.write_site(tmp_path, [quarter])
+    # Another quarter whose zip is truncated: one recorded error, the good quarter loads.
+    broken = dz.QuarterZip("2023q4", quarter.data[: len(quarter.data) // 2], [])
+    dz.write_site(tmp_path, [broken])
+    with EdgarStandin(tmp_path) as sec:
+        first = _cli(["backfill", "--datasets", "--from", "2023q3", "--to", "2024q1"], sec, database_url)
+        assert first.returncode == 1, first.stdout + first.stderr  # the truncated quarter
+        assert f"loaded {len(filings)}," in first.stdout
+        assert "2023q4" in first.stderr and "Traceback" not in first.stderr
+        zips = [r.path for r in sec.requests if r.path.endswith("_form345.zip")]
+        assert sorted(zips) == sorted(dz.URL_PATH.format(q) for q in ("2023q3", "2023q4", "2024q1"))
+        status = _cli(["status"], sec, database_url)
+        assert f"2024: exact 0, data set only {len(filings)}" in status.stdout
+        sec.clear_log()
+        again = _cli(["backfill", "--datasets", "--from", "2024q1", "--to", "2024q1"], sec, database_url)
+        assert again.returncode == 0 and not [r for r in sec.requests if r.path.endswith(".zip")]
+        exact = _cli(["backfill", "--datasets-first", "--from", day.isoformat(), "--to", day.isoformat()],
+                     sec, database_url)
+        assert exact.returncode == 0, exact.stdout + exact.stderr
+        fetched = [r.path for r in sec.requests if r.path.endswith(".txt")]
+        assert len(fetched) == len(filings)  # each filing once: the full index finds them loaded
+        status = _cli(["status", "--json"], sec, database_url)
+    document = json.loads(status.stdout)
+    assert document["history_by_year"] == [
+        {"year": 2024, "exact": len(filings), "dataset_only": 0, "exact_differed_from_dataset": 0}]
+    kinds = db_conn.execute("SELECT source_kind, count(*) FROM filings GROUP BY 1").fetchall()
+    assert kinds == [("submission", len(filings))]
