@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql
 
 from models import schema
 
+from .analyst import refresh_analyst_rows
 from .records import PARSER_VERSION, ParsedFiling
 from .rows import CHILD_TABLE_NAMES, PLACEHOLDER_TICKERS
 from .worker import LoadItem, pack_raw, prepare
@@ -399,6 +400,7 @@ class Loader:
         if replaced:
             cur.execute(_REPOINT_ISSUERS, {"accs": replaced, "ciks": old_issuers})
             cur.execute(_REPOINT_PERSONS, {"accs": replaced, "ciks": old_persons})
+        refresh_analyst_rows(cur, [p.item.accession_number for p in writes])
         parse_errors = [
             (p.item.accession_number, p.source_name, "parse", p.item.parse_error)
             for p in writes
