@@ -529,9 +529,10 @@ def _register_edgar_commands() -> None:
     """sync, backfill and verify talk to EDGAR (cli_edgar); grant-reader is the analysts'
     role (analyst). Imported here, late, so those modules can import this one's helpers."""
     from .analyst import grant_reader_command
+    from .cli_analyst import COMMANDS as ANALYST_COMMANDS
     from .cli_edgar import COMMANDS
 
-    for command in (*COMMANDS, grant_reader_command):
+    for command in (*COMMANDS, grant_reader_command, *ANALYST_COMMANDS):
         cli.add_command(command)
 
 

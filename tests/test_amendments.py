@@ -306,7 +306,7 @@ AFTER_AMENDMENT = [
 def _stored(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     return {
         table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
-        for table in ("filing_owner_summaries", "amendment_links", "amended_lines")
+        for table in ("filing_summaries", "amended_lines")
     }
 
 
@@ -433,7 +433,7 @@ def test_owner_summary_and_the_owner_keyed_index(conn: psycopg.Connection) -> No
     plan = "\n".join(r[0] for r in conn.execute(
         "EXPLAIN SELECT * FROM insider_trades WHERE owner_ciks @> ARRAY[%s::bigint]", (Y,)
     ))
-    assert "ix_filing_owner_summaries_owner_ciks" in plan
+    assert "ix_filing_summaries_owner_ciks" in plan
 
 
 def test_open_market_and_value_mean_a_trade_in_the_stock(conn: psycopg.Connection) -> None:

@@ -18,7 +18,8 @@ Technical Specification v5.5, ownership4ADocument: mandatory), with no accession
 and no full-or-partial flag, and SEC's own Form 345 data sets keep amendments as filed,
 "may contain redundancies" (their readme, section 3). So:
 
-* **Link** (table ``amendment_links``, one row per 3/A, 4/A, 5/A): the original is a
+* **Link** (columns of ``filing_summaries``, seen through the view ``amendment_links``,
+  one row per 3/A, 4/A, 5/A): the original is a
   filing of the same issuer and base form, not an amendment, filed before it, sharing at
   least one reporting owner (a 3/A may add the owners the original omitted), filed on the
   amendment's date of original submission. Among several, the one whose transaction lines
@@ -37,12 +38,18 @@ and no full-or-partial flag, and SEC's own Form 345 data sets keep amendments as
   ('unchanged'); amendment lines matching no earlier line are 'added' (an omitted line,
   or a correction of a key field: kept, flagged). Holdings-only amendments replace
   nothing.
-* ``filing_owner_summaries``: each filing's owners aggregated once (CIKs, names, count,
-  relationship), with a GIN index: ``owner_ciks @> ARRAY[cik]`` is the owner-keyed way in.
+* ``filing_summaries`` (one row per filing): a copy of the filing columns most questions
+  read (issuer CIK, form type, filed date, 10b5-1 box), its owners aggregated once (CIKs, names,
+  count, relationship), with a GIN index (``owner_ciks @> ARRAY[cik]`` is the owner-keyed way
+  in); its amendment link; the date its report was first filed; the business-day numbers of
+  its filed and first-filed dates. Everything ``insider_trades_all`` needs per filing is in
+  this one row: the view joins five relations in all, few enough for PostgreSQL to reorder
+  them freely inside an analyst's query (``join_collapse_limit``, 8, counts every one).
 * ``business_calendar``: every day 1900-2100 with its business-day number (business days
   up to and including it), rebuilt by a trigger whenever ``federal_holidays`` changes;
   ``business_days_between`` is a difference of two numbers (outside the calendar it falls
-  back to the weekday rule of migration 0005, ``business_days_counted``).
+  back to the weekday rule of migration 0005, ``business_days_counted``); the trigger also
+  renumbers ``filing_summaries``.
 
 ``refresh_analyst_rows(accessions text[])`` recomputes all of it for the filings just
 written (and every amendment family they touch): the loader calls it in the same
@@ -122,11 +129,15 @@ TABLES_SQL = [
     )
     """,
     """
-    CREATE TABLE filing_owner_summaries (
+    CREATE TABLE filing_summaries (
         accession_number text PRIMARY KEY,
+        issuer_cik bigint,
+        form_type text,
+        filed_date date,
+        aff10b5_one boolean,
         owner_count integer NOT NULL,
-        owner_ciks bigint[] NOT NULL,
-        owner_names text[] NOT NULL,
+        owner_ciks bigint[],
+        owner_names text[],
         owners text,
         is_director boolean NOT NULL,
         is_officer boolean NOT NULL,
@@ -134,17 +145,15 @@ TABLES_SQL = [
         is_ten_percent_owner boolean NOT NULL,
         is_other boolean NOT NULL,
         other_text text,
-        relationship text
-    )
-    """,
-    """
-    CREATE TABLE amendment_links (
-        amendment_accession text PRIMARY KEY,
-        original_accession text,
-        match_rule text CHECK (match_rule IN
+        relationship text,
+        amends_accession text,
+        amendment_match_rule text CHECK (amendment_match_rule IN
             ('date_of_original_submission', 'period_of_report', 'ambiguous')),
-        candidates integer NOT NULL,
-        tied_accessions text[]
+        amendment_candidates integer,
+        tied_accessions text[],
+        first_filed_date date,
+        filed_business_day integer,
+        first_filed_business_day integer
     )
     """,
     """
@@ -164,15 +173,15 @@ TABLES_SQL = [
 
 # Created after the backfill (a GIN index is built much faster in one go).
 INDEXES_SQL = [
-    "CREATE INDEX ix_filing_owner_summaries_owner_ciks ON filing_owner_summaries "
-    "USING gin (owner_ciks)",
-    "CREATE INDEX ix_amendment_links_original ON amendment_links (original_accession)",
-    "CREATE INDEX ix_amendment_links_tied ON amendment_links USING gin (tied_accessions) "
+    "CREATE INDEX ix_filing_summaries_owner_ciks ON filing_summaries USING gin (owner_ciks)",
+    "CREATE INDEX ix_filing_summaries_amends ON filing_summaries (amends_accession) "
+    "WHERE amends_accession IS NOT NULL",
+    "CREATE INDEX ix_filing_summaries_tied ON filing_summaries USING gin (tied_accessions) "
     "WHERE tied_accessions IS NOT NULL",
     "CREATE INDEX ix_amended_lines_original ON amended_lines (original_accession)",
 ]
 
-DERIVED_TABLES = ("filing_owner_summaries", "amendment_links", "amended_lines")
+DERIVED_TABLES = ("filing_summaries", "amended_lines")
 
 # ---------------------------------------------------------------------------
 # Business days
@@ -206,6 +215,11 @@ CALENDAR_TRIGGER_SQL = [
     LANGUAGE plpgsql AS $$
     BEGIN
         PERFORM rebuild_business_calendar();
+        UPDATE filing_summaries s SET
+            filed_business_day = (SELECT c.business_day_number FROM business_calendar c
+                                  WHERE c.day = s.filed_date),
+            first_filed_business_day = (SELECT c.business_day_number FROM business_calendar c
+                                        WHERE c.day = s.first_filed_date);
         RETURN NULL;
     END
     $$
@@ -242,25 +256,40 @@ _RELATIONSHIP = """nullif(concat_ws(', ',
         END), '')"""
 
 
-def owner_summaries_select(where: str) -> str:
-    """One summary row per filing with owners among ``filing_owners fo WHERE <where>``."""
+def filing_summaries_select(filings: str, owners: str) -> str:
+    """A summary row (no amendment link yet) for each of ``filings f WHERE <filings>``, whose
+    owners are ``filing_owners fo WHERE <owners>``."""
     return f"""
-    SELECT fo.accession_number,
-           count(*)::int,
-           array_agg(fo.rpt_owner_cik ORDER BY fo.sequence),
-           array_agg(fo.rpt_owner_name ORDER BY fo.sequence),
-           string_agg(coalesce(fo.rpt_owner_name, '?')
-                      || coalesce(' (' || fo.rpt_owner_cik || ')', ''), '; ' ORDER BY fo.sequence),
-           coalesce(bool_or(fo.is_director), false),
-           coalesce(bool_or(fo.is_officer), false),
-           string_agg(DISTINCT fo.officer_title, '; '),
-           coalesce(bool_or(fo.is_ten_percent_owner), false),
-           coalesce(bool_or(fo.is_other), false),
-           string_agg(DISTINCT fo.other_text, '; '),
-           {_RELATIONSHIP}
-    FROM filing_owners fo
-    WHERE {where}
-    GROUP BY fo.accession_number"""
+    SELECT f.accession_number, f.issuer_cik, coalesce(f.document_type, f.form_type),
+           f.filed_date, f.aff10b5_one,
+           coalesce(o.owner_count, 0), o.owner_ciks, o.owner_names, o.owners,
+           coalesce(o.is_director, false), coalesce(o.is_officer, false), o.officer_title,
+           coalesce(o.is_ten_percent_owner, false), coalesce(o.is_other, false), o.other_text,
+           o.relationship,
+           NULL, NULL, NULL, NULL,
+           f.filed_date, c.business_day_number, c.business_day_number
+    FROM filings f
+    LEFT JOIN (
+        SELECT fo.accession_number,
+               count(*)::int AS owner_count,
+               array_agg(fo.rpt_owner_cik ORDER BY fo.sequence) AS owner_ciks,
+               array_agg(fo.rpt_owner_name ORDER BY fo.sequence) AS owner_names,
+               string_agg(coalesce(fo.rpt_owner_name, '?')
+                          || coalesce(' (' || fo.rpt_owner_cik || ')', ''), '; '
+                          ORDER BY fo.sequence) AS owners,
+               bool_or(fo.is_director) AS is_director,
+               bool_or(fo.is_officer) AS is_officer,
+               string_agg(DISTINCT fo.officer_title, '; ') AS officer_title,
+               bool_or(fo.is_ten_percent_owner) AS is_ten_percent_owner,
+               bool_or(fo.is_other) AS is_other,
+               string_agg(DISTINCT fo.other_text, '; ') AS other_text,
+               {_RELATIONSHIP} AS relationship
+        FROM filing_owners fo
+        WHERE {owners}
+        GROUP BY fo.accession_number
+    ) o ON o.accession_number = f.accession_number
+    LEFT JOIN business_calendar c ON c.day = f.filed_date
+    WHERE {filings}"""
 
 
 # ---------------------------------------------------------------------------
@@ -299,14 +328,15 @@ _FILED_BEFORE = """(o.filed_date IS NULL OR a.filed_date IS NULL OR o.filed_date
 
 
 def amendment_links_select(where: str) -> str:
-    """One ``amendment_links`` row per amendment among ``filings f WHERE <where>``."""
+    """(amendment, original, match rule, candidates, tied originals, first filed date) per
+    amendment among ``filings f WHERE <where>``."""
     return f"""
     WITH a AS MATERIALIZED (
         SELECT f.accession_number, f.issuer_cik, f.filed_date, f.accepted_at,
                f.period_of_report, f.date_of_original_submission,
                {_base_form('f')} AS base_form, s.owner_ciks
         FROM filings f
-        LEFT JOIN filing_owner_summaries s ON s.accession_number = f.accession_number
+        LEFT JOIN filing_summaries s ON s.accession_number = f.accession_number
         WHERE {_is_amendment('f')} AND ({where})
     ),
     candidates AS (
@@ -318,7 +348,7 @@ def amendment_links_select(where: str) -> str:
         JOIN filings o ON o.issuer_cik = a.issuer_cik
                       AND (o.filed_date = a.date_of_original_submission
                            OR o.period_of_report = a.period_of_report)
-        JOIN filing_owner_summaries os ON os.accession_number = o.accession_number
+        JOIN filing_summaries os ON os.accession_number = o.accession_number
         WHERE NOT {_is_amendment('o')}
           AND o.accession_number <> a.accession_number
           AND {_base_form('o')} = a.base_form
@@ -361,9 +391,12 @@ def amendment_links_select(where: str) -> str:
                 WHEN b.rule = 1 THEN 'date_of_original_submission'
                 WHEN b.rule = 2 THEN 'period_of_report' END,
            coalesce(b.tied, 0),
-           CASE WHEN b.tied > 1 THEN b.originals END
+           CASE WHEN b.tied > 1 THEN b.originals END,
+           coalesce(CASE WHEN b.tied = 1 THEN o.filed_date END, a.date_of_original_submission,
+                    a.filed_date)
     FROM a
-    LEFT JOIN best b ON b.amendment = a.accession_number"""
+    LEFT JOIN best b ON b.amendment = a.accession_number
+    LEFT JOIN filings o ON o.accession_number = b.original AND b.tied = 1"""
 
 
 # ---------------------------------------------------------------------------
@@ -372,12 +405,12 @@ def amendment_links_select(where: str) -> str:
 
 
 def amended_lines_select(where: str) -> str:
-    """``amended_lines`` rows of the families of ``amendment_links l WHERE <where>``."""
+    """``amended_lines`` rows of the families of ``filing_summaries l WHERE <where>``."""
     return f"""
     WITH links AS (
-        SELECT l.original_accession AS root, l.amendment_accession AS accession_number
-        FROM amendment_links l
-        WHERE l.original_accession IS NOT NULL AND ({where})
+        SELECT l.amends_accession AS root, l.accession_number
+        FROM filing_summaries l
+        WHERE l.amends_accession IS NOT NULL AND ({where})
     ),
     members AS (
         SELECT DISTINCT root, root AS accession_number FROM links
@@ -437,14 +470,30 @@ def amended_lines_select(where: str) -> str:
 
 
 _SUMMARY_COLUMNS = (
-    "accession_number, owner_count, owner_ciks, owner_names, owners, is_director, is_officer, "
-    "officer_title, is_ten_percent_owner, is_other, other_text, relationship"
+    "accession_number, issuer_cik, form_type, filed_date, aff10b5_one, owner_count, owner_ciks, "
+    "owner_names, owners, is_director, is_officer, "
+    "officer_title, is_ten_percent_owner, is_other, other_text, relationship, amends_accession, "
+    "amendment_match_rule, amendment_candidates, tied_accessions, first_filed_date, "
+    "filed_business_day, first_filed_business_day"
 )
-_LINK_COLUMNS = "amendment_accession, original_accession, match_rule, candidates, tied_accessions"
 _LINE_COLUMNS = (
     "accession_number, table_name, sequence, original_accession, status, superseded_by, "
     "superseded_by_sequence"
 )
+
+
+def link_update(where: str) -> str:
+    """Store the links of the amendments among ``filings f WHERE <where>``."""
+    return f"""
+    UPDATE filing_summaries s
+    SET amends_accession = l.original, amendment_match_rule = l.rule,
+        amendment_candidates = l.candidates, tied_accessions = l.tied,
+        first_filed_date = l.first_filed, first_filed_business_day = c.business_day_number
+    FROM ({amendment_links_select(where)}) AS l(amendment, original, rule, candidates, tied,
+                                                 first_filed)
+    LEFT JOIN business_calendar c ON c.day = l.first_filed
+    WHERE s.accession_number = l.amendment"""
+
 
 REFRESH_SQL = f"""
 CREATE FUNCTION refresh_analyst_rows(accessions text[]) RETURNS void
@@ -453,21 +502,19 @@ DECLARE
     amendments text[];
     roots text[];
 BEGIN
-    DELETE FROM filing_owner_summaries WHERE accession_number = ANY(accessions);
-    INSERT INTO filing_owner_summaries ({_SUMMARY_COLUMNS})
-    {owner_summaries_select("fo.accession_number = ANY(accessions)")};
-
-    -- Amendments whose link these filings may change: themselves, those linked to them
-    -- (or tied with them), and those their issuer, filed date or period may now match.
+    -- Amendments whose link these filings may change: themselves (amendments now or before),
+    -- those linked or tied to them, and those their issuer, filed date or period may now match.
     amendments := ARRAY(
         SELECT f.accession_number FROM filings f
         WHERE f.accession_number = ANY(accessions) AND {_is_amendment('f')}
         UNION
-        SELECT l.amendment_accession FROM amendment_links l
-        WHERE l.amendment_accession = ANY(accessions) OR l.original_accession = ANY(accessions)
+        SELECT s.accession_number FROM filing_summaries s
+        WHERE s.accession_number = ANY(accessions) AND s.amendment_candidates IS NOT NULL
         UNION
-        SELECT l.amendment_accession FROM amendment_links l
-        WHERE l.tied_accessions IS NOT NULL AND l.tied_accessions && accessions
+        SELECT s.accession_number FROM filing_summaries s WHERE s.amends_accession = ANY(accessions)
+        UNION
+        SELECT s.accession_number FROM filing_summaries s
+        WHERE s.tied_accessions IS NOT NULL AND s.tied_accessions && accessions
         UNION
         SELECT a.accession_number FROM filings x
         JOIN filings a ON a.issuer_cik = x.issuer_cik
@@ -479,24 +526,25 @@ BEGIN
         WHERE x.accession_number = ANY(accessions) AND {_is_amendment('a')});
     -- Families (originals) before the change, and those the given filings' lines were in.
     roots := ARRAY(
-        SELECT l.original_accession FROM amendment_links l
-        WHERE l.amendment_accession = ANY(amendments) AND l.original_accession IS NOT NULL
+        SELECT s.amends_accession FROM filing_summaries s
+        WHERE s.accession_number = ANY(amendments) AND s.amends_accession IS NOT NULL
         UNION
         SELECT m.original_accession FROM amended_lines m WHERE m.accession_number = ANY(accessions));
 
-    DELETE FROM amendment_links WHERE amendment_accession = ANY(amendments);
-    INSERT INTO amendment_links ({_LINK_COLUMNS})
-    {amendment_links_select("f.accession_number = ANY(amendments)")};
+    DELETE FROM filing_summaries WHERE accession_number = ANY(accessions);
+    INSERT INTO filing_summaries ({_SUMMARY_COLUMNS})
+    {filing_summaries_select("f.accession_number = ANY(accessions)",
+                             "fo.accession_number = ANY(accessions)")};
+    {link_update("f.accession_number = ANY(amendments)")};
 
     roots := roots || ARRAY(
-        SELECT l.original_accession FROM amendment_links l
-        WHERE l.amendment_accession = ANY(amendments) AND l.original_accession IS NOT NULL
+        SELECT s.amends_accession FROM filing_summaries s
+        WHERE s.accession_number = ANY(amendments) AND s.amends_accession IS NOT NULL
         UNION
-        SELECT l.original_accession FROM amendment_links l
-        WHERE l.original_accession = ANY(accessions));
+        SELECT s.amends_accession FROM filing_summaries s WHERE s.amends_accession = ANY(accessions));
     DELETE FROM amended_lines WHERE original_accession = ANY(roots);
     INSERT INTO amended_lines ({_LINE_COLUMNS})
-    {amended_lines_select("l.original_accession = ANY(roots)")};
+    {amended_lines_select("l.amends_accession = ANY(roots)")};
 END
 $$
 """
@@ -506,10 +554,9 @@ CREATE FUNCTION rebuild_analyst_rows() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     TRUNCATE {", ".join(DERIVED_TABLES)};
-    INSERT INTO filing_owner_summaries ({_SUMMARY_COLUMNS})
-    {owner_summaries_select("true")};
-    INSERT INTO amendment_links ({_LINK_COLUMNS})
-    {amendment_links_select("true")};
+    INSERT INTO filing_summaries ({_SUMMARY_COLUMNS})
+    {filing_summaries_select("true", "true")};
+    {link_update("true")};
     INSERT INTO amended_lines ({_LINE_COLUMNS})
     {amended_lines_select("true")};
 END
@@ -558,8 +605,8 @@ LOOKUP_FUNCTIONS_SQL = [
     CREATE FUNCTION filing_amendment_link(amendment text, OUT original_accession text,
                                           OUT match_rule text)
     LANGUAGE sql STABLE PARALLEL SAFE AS $$
-        SELECT l.original_accession, l.match_rule FROM amendment_links l
-        WHERE l.amendment_accession = amendment AND l.original_accession IS NOT NULL
+        SELECT s.amends_accession, s.amendment_match_rule FROM filing_summaries s
+        WHERE s.accession_number = amendment AND s.amends_accession IS NOT NULL
     $$
     """,
     """
@@ -579,19 +626,30 @@ LOOKUP_FUNCTIONS_SQL = [
 # Views
 # ---------------------------------------------------------------------------
 
+AMENDMENT_LINKS_SQL = """
+CREATE VIEW amendment_links AS
+SELECT s.accession_number AS amendment_accession,
+       s.amends_accession AS original_accession,
+       s.amendment_match_rule AS match_rule,
+       s.amendment_candidates AS candidates,
+       s.tied_accessions
+FROM filing_summaries s
+WHERE s.amendment_candidates IS NOT NULL
+"""
+
 FILING_AMENDMENTS_SQL = f"""
 CREATE VIEW filing_amendments AS
-SELECT l.amendment_accession,
-       l.original_accession,
-       l.match_rule,
+SELECT s.accession_number AS amendment_accession,
+       s.amends_accession AS original_accession,
+       s.amendment_match_rule AS match_rule,
        coalesce(a.document_type, a.form_type) AS amendment_form_type,
        a.filed_date AS amendment_filed_date,
        a.date_of_original_submission,
        a.period_of_report,
        {_M0003._has_transactions('a')} AS amendment_has_transactions
-FROM amendment_links l
-JOIN filings a ON a.accession_number = l.amendment_accession
-WHERE l.original_accession IS NOT NULL
+FROM filing_summaries s
+JOIN filings a ON a.accession_number = s.accession_number
+WHERE s.amends_accession IS NOT NULL
 """
 
 _ENTRY_COLUMNS = [*_M0003._ENTRY_COLUMNS, "transaction_value"]
@@ -619,13 +677,12 @@ _IS_OPEN_MARKET = (
 _LINE_PRICE = _PRICE.format(t="t")
 # The date the Form 4 clock starts: the deemed execution date when one is given.
 _EXECUTED = "coalesce(t.deemed_execution_date, t.transaction_date)"
-# The first filing of the report: an amendment's original, else its date of original
-# submission; any other filing itself.
-_FIRST_FILED = (
-    f"(CASE WHEN {_is_amendment('f')} "
-    "THEN coalesce(o.filed_date, f.date_of_original_submission, f.filed_date) "
-    "ELSE f.filed_date END)"
-)
+
+
+def _code(column: str) -> str:
+    """A column of transaction_codes for the row's code: a subquery, not a join (below)."""
+    return f"(SELECT tc.{column} FROM transaction_codes tc WHERE tc.code = t.transaction_code)"
+
 
 _FOOTNOTE_IDS = """coalesce((
         SELECT array_agg(x.footnote_id ORDER BY x.n, x.footnote_id)
@@ -648,7 +705,9 @@ _FOOTNOTE_TEXTS = """coalesce((
 
 # Every join below is a LEFT JOIN on a unique key: a query that reads none of a joined
 # table's columns does not join it at all (PostgreSQL removes the join), so a count(*)
-# reads the two transaction tables only.
+# reads the two transaction tables only. And they are few (five relations with the
+# transactions): PostgreSQL plans a query's joins freely only up to join_collapse_limit (8)
+# relations, removed ones included, and an analyst's query adds its own.
 INSIDER_TRADES_ALL_SQL = f"""
 CREATE VIEW insider_trades_all AS
 SELECT
@@ -659,32 +718,32 @@ SELECT
     'https://www.sec.gov/Archives/edgar/data/' || coalesce(f.issuer_cik, f.filer_ciks[1])::text
         || '/' || replace(t.accession_number, '-', '') || '/' || t.accession_number
         || '-index.htm' AS edgar_url,
-    coalesce(f.document_type, f.form_type) AS form_type,
-    f.filed_date,
+    s.form_type,
+    s.filed_date,
     f.accepted_at,
     f.period_of_report,
     f.date_of_original_submission,
     t.transaction_date,
     t.deemed_execution_date,
-    f.issuer_cik,
+    s.issuer_cik,
     f.issuer_name,
     f.issuer_trading_symbol AS issuer_ticker,
-    coalesce(s.owner_count, 0) AS owner_count,
+    s.owner_count,  -- every filing has a summary row; no coalesce, so the planner's statistics apply
     s.owner_ciks,
     s.owner_names,
     s.owners,
-    coalesce(s.is_director, false) AS is_director,
-    coalesce(s.is_officer, false) AS is_officer,
+    s.is_director,
+    s.is_officer,
     s.officer_title,
-    coalesce(s.is_ten_percent_owner, false) AS is_ten_percent_owner,
-    coalesce(s.is_other, false) AS is_other,
+    s.is_ten_percent_owner,
+    s.is_other,
     s.other_text,
     s.relationship,
     t.security_title,
     t.transaction_form_type,
     t.transaction_code,
-    tc.meaning AS code_meaning,
-    tc.category AS code_category,
+    {_code("meaning")} AS code_meaning,
+    {_code("category")} AS code_category,
     {_IS_OPEN_MARKET} AS is_open_market,
     t.equity_swap_involved,
     t.transaction_timeliness,
@@ -697,7 +756,7 @@ SELECT
     t.value_owned_following_transaction AS value_owned_after,
     t.direct_or_indirect_ownership AS direct_or_indirect,
     t.nature_of_ownership,
-    f.aff10b5_one,
+    s.aff10b5_one,
     CASE WHEN t.is_derivative THEN {_LINE_PRICE} END AS derivative_price,
     CASE WHEN t.is_derivative THEN t.transaction_shares * {_LINE_PRICE} END AS derivative_value,
     t.transaction_total_value,
@@ -707,36 +766,32 @@ SELECT
     t.underlying_security_title,
     t.underlying_security_shares,
     t.underlying_security_value,
-    coalesce(b_filed.business_day_number - b_executed.business_day_number,
-             business_days_between({_EXECUTED}, f.filed_date)) AS filed_business_days_after,
+    coalesce(s.filed_business_day - b_executed.business_day_number,
+             business_days_between({_EXECUTED}, s.filed_date)) AS filed_business_days_after,
     {_FOOTNOTE_IDS} AS footnote_ids,
     {_FOOTNOTE_TEXTS} AS footnotes,
-    {_is_amendment('f')} AS is_amendment,
-    al.original_accession AS amends_accession,
-    al.match_rule AS amendment_match_rule,
+    (s.form_type LIKE '%/A') AS is_amendment,
+    s.amends_accession,
+    s.amendment_match_rule,
     coalesce(m.status = 'superseded', false) AS is_superseded,
     m.superseded_by,
     m.status AS amendment_status,
-    {_FIRST_FILED} AS first_filed_date,
-    coalesce(b_first.business_day_number - b_executed.business_day_number,
-             business_days_between({_EXECUTED}, {_FIRST_FILED}))
+    s.first_filed_date,
+    coalesce(s.first_filed_business_day - b_executed.business_day_number,
+             business_days_between({_EXECUTED}, s.first_filed_date))
         AS first_filed_business_days_after
 FROM (
     {_TRANSACTIONS}
 ) t
 LEFT JOIN filings f ON f.accession_number = t.accession_number
-LEFT JOIN filing_owner_summaries s ON s.accession_number = t.accession_number
-LEFT JOIN transaction_codes tc ON tc.code = t.transaction_code
-LEFT JOIN amendment_links al ON al.amendment_accession = t.accession_number
-LEFT JOIN filings o ON o.accession_number = al.original_accession
+LEFT JOIN filing_summaries s ON s.accession_number = t.accession_number
 LEFT JOIN amended_lines m ON m.accession_number = t.accession_number
                          AND m.table_name = t.table_name AND m.sequence = t.sequence
 LEFT JOIN business_calendar b_executed ON b_executed.day = {_EXECUTED}
-LEFT JOIN business_calendar b_filed ON b_filed.day = f.filed_date
-LEFT JOIN business_calendar b_first ON b_first.day = {_FIRST_FILED}
 """
 
-# An anti-join with the (few) superseded lines, rather than a filter on the joined status.
+# An anti-join with the superseded lines (a few percent of rows) costs less than filtering
+# on the status joined to every row.
 INSIDER_TRADES_SQL = """
 CREATE VIEW insider_trades AS
 SELECT * FROM insider_trades_all a
@@ -749,26 +804,27 @@ COMMENTS = {
     "TABLE business_calendar": "Every day 1900-2100: is_business_day (not a weekend, not in "
     "federal_holidays) and business_day_number (business days from 1900-01-01 up to and "
     "including it). Rebuilt whenever federal_holidays changes (trigger).",
-    "TABLE filing_owner_summaries": "Each filing's reporting owners aggregated (document "
-    "order): owner_ciks (GIN index: owner_ciks @> ARRAY[cik]), names, count, relationship. "
-    "Kept current by refresh_analyst_rows at load time.",
-    "TABLE amendment_links": "Every 3/A, 4/A, 5/A and the filing it amends (original_accession "
+    "TABLE filing_summaries": "One row per filing: the filing columns the views read most "
+    "(issuer_cik, form_type, filed_date, aff10b5_one, copied), its reporting owners aggregated (document "
+    "order; owner_ciks has a GIN index: owner_ciks @> ARRAY[cik]), the filing it amends, the "
+    "date its report was first filed, business-day numbers. Kept current by "
+    "refresh_analyst_rows at load time.",
+    "VIEW amendment_links": "Every 3/A, 4/A, 5/A and the filing it amends (original_accession "
     "NULL: none found, or match_rule 'ambiguous' when tied_accessions tie). See docs/queries.md.",
     "TABLE amended_lines": "Every transaction line of a filing with linked amendments and of "
     "those amendments, with status unchanged, superseded (by superseded_by, line "
     "superseded_by_sequence), restates, added or ambiguous. See docs/queries.md.",
-    "FUNCTION refresh_analyst_rows(text[])": "Recompute owner summaries, amendment links and "
-    "amended lines for these filings and every amendment family they touch; the loader "
-    "calls it in each batch's transaction.",
-    "FUNCTION rebuild_analyst_rows()": "Recompute owner summaries, amendment links and amended "
-    "lines for the whole database.",
+    "FUNCTION refresh_analyst_rows(text[])": "Recompute filing_summaries (owners, amendment "
+    "links) and amended_lines for these filings and every amendment family they touch; the "
+    "loader calls it in each batch's transaction.",
+    "FUNCTION rebuild_analyst_rows()": "Recompute filing_summaries and amended_lines for the "
+    "whole database.",
     "FUNCTION business_days_between(date, date)": "Business days d with from_date < d <= "
     "to_date (negative when to_date < from_date), from business_calendar; outside it, "
     "business_days_counted.",
     "FUNCTION business_days_counted(date, date)": "Weekdays d with from_date < d <= to_date "
     "that are not in federal_holidays, counted for any date (migration 0005's rule).",
-    "VIEW filing_amendments": "Each linked 3/A, 4/A, 5/A and the filing it amends "
-    "(amendment_links where original_accession is set).",
+    "VIEW filing_amendments": "Each linked 3/A, 4/A, 5/A and the filing it amends.",
     "VIEW insider_trades_all": "One row per transaction row as filed (accession, table_name, "
     "sequence), joint filers aggregated. value = shares x price of P and S rows of the stock "
     "only; amendment_status says what amendments did to the row.",
@@ -780,6 +836,7 @@ _DROP_NEW_VIEWS = [
     "DROP VIEW IF EXISTS insider_trades",
     "DROP VIEW IF EXISTS insider_trades_all",
     "DROP VIEW IF EXISTS filing_amendments",
+    "DROP VIEW IF EXISTS amendment_links",
 ]
 
 
@@ -811,6 +868,7 @@ def upgrade() -> None:
         op.execute(statement)
     for statement in LOOKUP_FUNCTIONS_SQL:
         op.execute(statement)
+    op.execute(AMENDMENT_LINKS_SQL)
     op.execute(FILING_AMENDMENTS_SQL)
     op.execute(INSIDER_TRADES_ALL_SQL)
     op.execute(INSIDER_TRADES_SQL)
