@@ -505,8 +505,12 @@ BEGIN
     -- Amendments whose link these filings may change: themselves (amendments now or before),
     -- those linked or tied to them, and those their issuer, filed date or period may now match.
     amendments := ARRAY(
-        SELECT f.accession_number FROM filings f
-        WHERE f.accession_number = ANY(accessions) AND {_is_amendment('f')}
+        WITH batch AS MATERIALIZED (
+            SELECT f.accession_number, f.issuer_cik, f.filed_date, f.period_of_report,
+                   {_is_amendment('f')} AS is_amendment
+            FROM filings f WHERE f.accession_number = ANY(accessions)
+        )
+        SELECT b.accession_number FROM batch b WHERE b.is_amendment
         UNION
         SELECT s.accession_number FROM filing_summaries s
         WHERE s.accession_number = ANY(accessions) AND s.amendment_candidates IS NOT NULL
@@ -516,20 +520,19 @@ BEGIN
         SELECT s.accession_number FROM filing_summaries s
         WHERE s.tied_accessions IS NOT NULL AND s.tied_accessions && accessions
         UNION
-        SELECT a.accession_number FROM filings x
-        JOIN filings a ON a.issuer_cik = x.issuer_cik
-                      AND a.date_of_original_submission = x.filed_date
-        WHERE x.accession_number = ANY(accessions) AND {_is_amendment('a')}
+        SELECT a.accession_number FROM batch b
+        JOIN filings a ON a.issuer_cik = b.issuer_cik
+                      AND a.date_of_original_submission = b.filed_date
+        WHERE {_is_amendment('a')}
         UNION
-        SELECT a.accession_number FROM filings x
-        JOIN filings a ON a.issuer_cik = x.issuer_cik AND a.period_of_report = x.period_of_report
-        WHERE x.accession_number = ANY(accessions) AND {_is_amendment('a')});
-    -- Families (originals) before the change, and those the given filings' lines were in.
+        SELECT a.accession_number FROM batch b
+        JOIN filings a ON a.issuer_cik = b.issuer_cik AND a.period_of_report = b.period_of_report
+        WHERE {_is_amendment('a')});
+    -- Families (originals) before the change: a given filing's lines are in a family only as
+    -- an amendment (above) or as the original of one of those.
     roots := ARRAY(
         SELECT s.amends_accession FROM filing_summaries s
-        WHERE s.accession_number = ANY(amendments) AND s.amends_accession IS NOT NULL
-        UNION
-        SELECT m.original_accession FROM amended_lines m WHERE m.accession_number = ANY(accessions));
+        WHERE s.accession_number = ANY(amendments) AND s.amends_accession IS NOT NULL);
 
     DELETE FROM filing_summaries WHERE accession_number = ANY(accessions);
     INSERT INTO filing_summaries ({_SUMMARY_COLUMNS})
