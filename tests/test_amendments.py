@@ -563,3 +563,33 @@ def test_every_documented_query_runs_on_constructed_cases(
     load(conn, *CONSTRUCTED_CASES)
     result = conn.execute(query.sql).fetchall()
     assert len(result) == len(set(map(repr, result))), query.title
+
+
+# ---------------------------------------------------------------------------
+# Migration 0009 on a loaded database
+# ---------------------------------------------------------------------------
+
+
+def test_migration_0009_upgrades_a_loaded_database_and_downgrades_to_0006(
+    database_url: str, conn: psycopg.Connection
+) -> None:
+    from alembic import command
+
+    load(conn, ORIGINAL, AMENDMENT, *CONSTRUCTED_CASES[2:4])
+    stored = _stored(conn)
+    config = db.alembic_config(database_url)
+    command.downgrade(config, "0006")
+    db.dispose_engines()
+    gone = conn.execute(
+        "SELECT to_regclass('filing_summaries'), to_regclass('amended_lines'), "
+        "to_regclass('business_calendar'), to_regprocedure('filing_superseded_by(text)') IS NOT NULL"
+    ).fetchone()
+    assert gone == (None, None, None, True)
+    # 0006's views are back, with their own answer (the whole original superseded)
+    assert conn.execute(
+        "SELECT DISTINCT accession_number FROM insider_trades WHERE issuer_cik = %s", (ISSUER,)
+    ).fetchall() != []
+    command.upgrade(config, "head")  # the backfill rebuilds what the loader stored
+    db.dispose_engines()
+    assert _stored(conn) == stored
+    assert current(conn)[:2] == AFTER_AMENDMENT

@@ -174,6 +174,9 @@ TABLES_SQL = [
 # Created after the backfill (a GIN index is built much faster in one go).
 INDEXES_SQL = [
     "CREATE INDEX ix_filing_summaries_owner_ciks ON filing_summaries USING gin (owner_ciks)",
+    # the views read issuer_cik and filed_date from here: one issuer's, one period's filings
+    "CREATE INDEX ix_filing_summaries_issuer_filed ON filing_summaries (issuer_cik, filed_date)",
+    "CREATE INDEX ix_filing_summaries_filed ON filing_summaries (filed_date)",
     "CREATE INDEX ix_filing_summaries_amends ON filing_summaries (amends_accession) "
     "WHERE amends_accession IS NOT NULL",
     "CREATE INDEX ix_filing_summaries_tied ON filing_summaries USING gin (tied_accessions) "
