@@ -5,8 +5,9 @@ Migration 0003's views decided everything per row at query time (a filing's owne
 whether an amendment replaces it, business days by a function call), which took minutes
 on whole-history questions, and its amendment rule was wrong in several ways (issue 12):
 a 4/A that adds or drops a joint filer was never linked; a period-of-report fallback
-linked unrelated filings; a tie between two same-day filings picked one at random; a 4/A
-reporting only its corrected line dropped every other line of the original.
+linked unrelated filings; of two same-day filings the later accession won, whichever the
+amendment corrected; a 4/A reporting only its corrected line dropped every other line of
+the original.
 
 What an amendment carries, from real filings and SEC's instructions: since 2003 an
 amendment reports only the lines it adds or corrects; lines of the original report are
@@ -18,13 +19,13 @@ Technical Specification v5.5, ownership4ADocument: mandatory), with no accession
 and no full-or-partial flag, and SEC's own Form 345 data sets keep amendments as filed,
 "may contain redundancies" (their readme, section 3). So:
 
-* **Link** (columns of ``filing_summaries``, seen through the view ``amendment_links``,
-  one row per 3/A, 4/A, 5/A): the original is a
-  filing of the same issuer and base form, not an amendment, filed before it, sharing at
-  least one reporting owner (a 3/A may add the owners the original omitted), filed on the
-  amendment's date of original submission. Among several, the one whose transaction lines
-  the amendment's lines match (same line key, below) most, then the one with exactly the
-  same owners, then the same period; still tied: not linked, ``match_rule`` 'ambiguous'.
+* **Link** (columns of ``filing_summaries``, seen through the view ``amendment_links``, one
+  row per 3/A, 4/A, 5/A): the original is a filing of the same issuer and base form, not an
+  amendment, filed before it, sharing at least one reporting owner (a 3/A may add the owners
+  the original omitted), filed on the amendment's date of original submission. Among
+  several, the one whose transaction lines the amendment's lines match (same line key,
+  below) most, then the one with exactly the same owners, then the same period; still
+  tied: not linked, ``match_rule`` 'ambiguous'.
   Only when no filing was filed on that date (a mistyped date, or an original loaded from
   a bare XML without a filed date) a filing of the same period qualifies, and only if at
   least one amendment line confirms it (same key and the same shares or price).
@@ -43,8 +44,9 @@ and no full-or-partial flag, and SEC's own Form 345 data sets keep amendments as
   count, relationship), with a GIN index (``owner_ciks @> ARRAY[cik]`` is the owner-keyed way
   in); its amendment link; the date its report was first filed; the business-day numbers of
   its filed and first-filed dates. Everything ``insider_trades_all`` needs per filing is in
-  this one row: the view joins five relations in all, few enough for PostgreSQL to reorder
-  them freely inside an analyst's query (``join_collapse_limit``, 8, counts every one).
+  this one row: the view joins five relations in all (six with ``insider_trades``'s
+  anti-join), few enough for PostgreSQL to reorder them freely inside an analyst's query
+  (``join_collapse_limit``, 8, counts every one).
 * ``business_calendar``: every day 1900-2100 with its business-day number (business days
   up to and including it), rebuilt by a trigger whenever ``federal_holidays`` changes;
   ``business_days_between`` is a difference of two numbers (outside the calendar it falls
@@ -72,7 +74,7 @@ The downgrade restores the views and functions of migrations 0003 and 0005.
 
 Revision ID: 0009
 Revises: 0006
-Create Date: 2026-12-07
+Create Date: 2026-12-06
 """
 
 from __future__ import annotations
