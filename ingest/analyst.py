@@ -10,6 +10,7 @@ of schema ``public`` and nothing else, including tables created later; the CLI c
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,6 +32,16 @@ _RESERVED_PREFIXES = ("pg_",)
 _RESERVED_NAMES = frozenset({"public", "current_user", "session_user", "current_role", "none"})
 
 DOCUMENTED_QUERIES = db.REPO_ROOT / "docs" / "queries.md"
+
+# Migration 0009's SQL function: owner summaries, amendment links and amended lines of
+# these filings and of every amendment family they touch, recomputed.
+REFRESH_ANALYST_ROWS = "SELECT refresh_analyst_rows(%s::text[])"
+
+
+def refresh_analyst_rows(cur: psycopg.Cursor, accessions: Sequence[str]) -> None:
+    """Bring what the analyst views read from stored rows up to date with the filings just
+    written (or deleted), in the caller's transaction: the loader calls it in every batch."""
+    cur.execute(REFRESH_ANALYST_ROWS, (list(accessions),))
 
 
 class InvalidRoleName(ValueError):

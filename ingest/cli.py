@@ -370,9 +370,10 @@ def status(as_json: bool, check: bool, max_age: float, days: int) -> None:
 def _register_commands() -> None:
     """Commands that live beside their library code (analysts' role, ...)."""
     from .analyst import grant_reader_command
+    from .cli_analyst import COMMANDS as ANALYST_COMMANDS  # sql, psql, db-url
     from .cli_ops import COMMANDS as OPS_COMMANDS  # backup, restore
 
-    for command in (*OPS_COMMANDS, grant_reader_command):
+    for command in (*OPS_COMMANDS, grant_reader_command, *ANALYST_COMMANDS):
         cli.add_command(command)
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql
 
 from models import schema
 
+from .analyst import refresh_analyst_rows
 from .dataset_compare import record_differences
 from .errors import connection_lost
 from .records import FILING_COLUMNS, FILING_LOAD_COLUMNS, PARSER_VERSION, ParsedFiling, is_parse_problem
@@ -439,6 +440,7 @@ class Loader:
         if replaced:
             cur.execute(_REPOINT_ISSUERS, {"accs": replaced, "ciks": old_issuers})
             cur.execute(_REPOINT_PERSONS, {"accs": replaced, "ciks": old_persons})
+        refresh_analyst_rows(cur, [p.item.accession_number for p in writes])
         parse_errors = [
             (p.item.accession_number, p.source_name, Stage.PARSE.value, p.item.parse_error)
             for p in writes

@@ -1,8 +1,9 @@
-"""Analyst views (migration 0003) and the read-only role (ingest.analyst).
+"""Analyst views (migrations 0003, 0009) and the read-only role (ingest.analyst).
 
 The whole corpus (tests/fixtures/submissions, ownership and analyst) is loaded once into a
 module database; the transaction counts the views must show are computed independently from
-the XML with lxml, and the amendment rule is re-implemented here in plain Python.
+the XML with lxml, and the amendment rules of docs/queries.md (link, then line by line) are
+re-implemented here in plain Python.
 """
 
 from __future__ import annotations
@@ -55,6 +56,17 @@ NEW_YORK = ZoneInfo("America/New_York")
 # ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CorpusLine:
+    """A transaction line: where it is, its key (docs/queries.md, Amendments) and amounts."""
+
+    table: str
+    sequence: int
+    key: tuple
+    shares: Decimal | None
+    price: Decimal | None
+
+
 @dataclass
 class CorpusFiling:
     """What this test needs to know about one loaded filing, read with lxml and regexes."""
@@ -69,6 +81,7 @@ class CorpusFiling:
     filed: date | None = None
     accepted: datetime | None = None
     transactions: Counter = field(default_factory=Counter)  # table -> element count
+    lines: list[CorpusLine] = field(default_factory=list)  # transaction lines, document order
 
     @property
     def n_transactions(self) -> int:
@@ -147,13 +160,40 @@ def read_corpus_filing(path: Path, accession: str) -> CorpusFiling:
     for attr, tag in (("period", "periodOfReport"), ("original_submission", "dateOfOriginalSubmission")):
         value = _text(root, tag)
         setattr(filing, attr, date.fromisoformat(value[:10]) if value else None)
+    tables = {"nonDerivativeTransaction": "non_derivative_transactions",
+              "derivativeTransaction": "derivative_transactions"}
     for element in root.iter():
-        name = _local(element.tag)
-        if name == "nonDerivativeTransaction":
-            filing.transactions["non_derivative_transactions"] += 1
-        elif name == "derivativeTransaction":
-            filing.transactions["derivative_transactions"] += 1
+        table = tables.get(_local(element.tag))
+        if table is None:
+            continue
+        filing.transactions[table] += 1
+        filing.lines.append(_corpus_line(element, table, filing.transactions[table]))
     return filing
+
+
+def _number(text: str | None) -> Decimal | None:
+    try:
+        return Decimal(text) if text else None
+    except ArithmeticError:
+        return None
+
+
+def _corpus_line(element: etree._Element, table: str, sequence: int) -> CorpusLine:
+    title = _text(element, "securityTitle")
+    day = _text(element, "transactionDate")
+    key = (
+        table,
+        " ".join(title.split()).lower() if title else None,
+        day[:10] if day else None,
+        _text(element, "transactionCoding/transactionCode"),
+        _text(element, "ownershipNature/directOrIndirectOwnership"),
+    )
+    price = _text(element, "transactionAmounts/transactionPricePerShare") or _text(
+        element, "transactionAmounts/transactionValue"
+    )
+    return CorpusLine(table, sequence, key,
+                      _number(_text(element, "transactionAmounts/transactionShares")),
+                      _number(price))
 
 
 def loaded_versions(files: list[Path], synthetic: dict[Path, str]) -> dict[str, CorpusFiling]:
@@ -178,8 +218,8 @@ def _accession_of(path: Path) -> str | None:
     return accession_from_name(path.name)
 
 
-def expected_superseded(filings: dict[str, CorpusFiling]) -> dict[str, str]:
-    """The documented amendment rule, re-implemented: accession -> accession superseding it."""
+def expected_links(filings: dict[str, CorpusFiling]) -> dict[str, str]:
+    """The documented link rule, re-implemented: amendment -> the filing it amends."""
 
     def base(form: str | None) -> str | None:
         return form[:-2] if form and form.endswith("/A") else form
@@ -191,38 +231,65 @@ def expected_superseded(filings: dict[str, CorpusFiling]) -> dict[str, str]:
             return o.filed < a.filed
         return o.accepted is None or a.accepted is None or o.accepted < a.accepted
 
-    def original_of(a: CorpusFiling) -> str | None:
+    def score(a: CorpusFiling, o: CorpusFiling, confirm: bool) -> int:
+        def matches(line: CorpusLine, other: CorpusLine) -> bool:
+            return line.key == other.key and (
+                not confirm or line.shares == other.shares or line.price == other.price)
+
+        return sum(any(matches(line, other) for other in o.lines) for line in a.lines)
+
+    links: dict[str, str] = {}
+    for a in filings.values():
+        if not a.is_amendment:
+            continue
         candidates = [
             o for o in filings.values()
-            if o.accession != a.accession and not o.is_amendment and o.document_type
-            and base(o.document_type) == base(a.document_type)
-            and o.issuer_cik == a.issuer_cik and o.owner_ciks == a.owner_ciks and before(o, a)
+            if o.accession != a.accession and o.document_type and not o.is_amendment
+            and base(o.document_type) == base(a.document_type) and o.issuer_cik == a.issuer_cik
+            and o.owner_ciks & a.owner_ciks and before(o, a)
         ]
         by_date = [o for o in candidates if a.original_submission and o.filed == a.original_submission]
-        by_period = [o for o in candidates if a.period and o.period == a.period]
-        for group in (by_date, by_period):
-            if group:
-                best = max(group, key=lambda o: (o.filed or date.min, o.accepted or datetime.min,
-                                                  o.accession))
-                return best.accession
-        return None
-
-    groups: dict[str, list[CorpusFiling]] = defaultdict(list)
-    for a in filings.values():
-        if a.is_amendment:
-            original = original_of(a)
-            if original is not None:
-                groups[original].append(a)
-    superseded: dict[str, str] = {}
-    for original, amendments in groups.items():
-        members = [filings[original], *amendments]
-        with_tx = [a for a in amendments if a.n_transactions]
-        if not with_tx:
+        if by_date:
+            ranked = [((score(a, o, False), o.owner_ciks == a.owner_ciks, o.period == a.period), o)
+                      for o in by_date]
+        else:
+            ranked = [((score(a, o, True), o.owner_ciks == a.owner_ciks, o.period == a.period), o)
+                      for o in candidates if a.period and o.period == a.period]
+            ranked = [(rank, o) for rank, o in ranked if rank[0] > 0]
+        if not ranked:
             continue
-        latest = max(with_tx, key=lambda a: a.version_key)
-        for member in members:
-            if member is not latest:
-                superseded[member.accession] = latest.accession
+        best = max(rank for rank, _ in ranked)
+        tied = [o for rank, o in ranked if rank == best]
+        if len(tied) == 1:
+            links[a.accession] = tied[0].accession
+    return links
+
+
+def expected_superseded(filings: dict[str, CorpusFiling]) -> dict[tuple, tuple]:
+    """The documented line rule, re-implemented: (accession, table, sequence) of each
+    superseded line -> (accession, table, sequence) of the line that replaces it."""
+    families: dict[str, list[CorpusFiling]] = defaultdict(list)
+    for amendment, original in expected_links(filings).items():
+        families[original].append(filings[amendment])
+    superseded: dict[tuple, tuple] = {}
+    for original, amendments in families.items():
+        versions = [filings[original], *sorted(amendments, key=lambda f: f.version_key)]
+        keys = {line.key for version in versions for line in version.lines}
+        for key in keys:
+            # (version, its lines of this key) for versions that have some, in filing order
+            with_key = [(v, [ln for ln in v.lines if ln.key == key]) for v in versions]
+            with_key = [(v, lines) for v, lines in with_key if lines]
+            segment: list[tuple[CorpusFiling, list[CorpusLine]]] = []
+            for version, lines in [*with_key, (None, [])]:
+                if segment and len(lines) == len(segment[-1][1]):
+                    segment.append((version, lines))
+                    continue
+                last, last_lines = segment[-1] if segment else (None, [])
+                for earlier, earlier_lines in segment[:-1]:
+                    for line, replacement in zip(earlier_lines, last_lines, strict=True):
+                        superseded[(earlier.accession, line.table, line.sequence)] = (
+                            last.accession, replacement.table, replacement.sequence)
+                segment = [(version, lines)]
     return superseded
 
 
@@ -313,7 +380,7 @@ def test_transaction_codes_are_complete_and_correct(conn: psycopg.Connection) ->
     codes = {r[0]: r for r in rows}
     assert set(codes) == SEC_CODES
     meaning = {c: r[1] for c, r in codes.items()}
-    # I and W are not swapped (pitfall 22)
+    # I and W are not swapped (https://github.com/daniel3303/Equibles/pull/2240)
     assert meaning["I"].startswith("Discretionary transaction") and "16b-3(f)" in meaning["I"]
     assert "will or the laws of descent and distribution" in meaning["W"]
     assert "will" not in meaning["I"].lower() and "discretionary" not in meaning["W"].lower()
@@ -388,27 +455,43 @@ def test_insider_trades_leaves_out_exactly_the_superseded_rows(
     conn: psycopg.Connection, corpus: dict[str, CorpusFiling]
 ) -> None:
     superseded = expected_superseded(corpus)
-    # the corpus exercises the rule: a chain of two amendments, a period-of-report match,
+    # the corpus exercises the rules: a chain of two amendments, a period-of-report match,
     # a holdings-only amendment (supersedes nothing) and an unlinked amendment
-    assert superseded == {
-        "0001127602-25-001055": "9999999999-25-000102",
-        "9999999999-25-000101": "9999999999-25-000102",
-        "0001225208-23-007249": "9999999999-23-000301",
+    assert expected_links(corpus) == {
+        "9999999999-23-000201": "0001562180-23-004583",
+        "9999999999-23-000301": "0001225208-23-007249",
+        "9999999999-25-000101": "0001127602-25-001055",
+        "9999999999-25-000102": "0001127602-25-001055",
     }
-    expected = {
-        acc: f.transactions for acc, f in corpus.items()
-        if f.n_transactions and acc not in superseded
+    assert {(acc, by) for (acc, _, _), (by, _, _) in superseded.items()} == {
+        ("0001127602-25-001055", "9999999999-25-000102"),
+        ("9999999999-25-000101", "9999999999-25-000102"),
+        ("0001225208-23-007249", "9999999999-23-000301"),
     }
-    assert _rows_per_accession(conn, "insider_trades") == expected
-    total = sum(f.n_transactions for acc, f in corpus.items() if acc not in superseded)
-    assert conn.execute("SELECT count(*) FROM insider_trades").fetchone()[0] == total
-    flagged = dict(
-        conn.execute(
-            "SELECT DISTINCT accession_number, superseded_by FROM insider_trades_all "
+    stored = {
+        (acc, table, seq): (by, table, by_seq)
+        for acc, table, seq, by, by_seq in conn.execute(
+            "SELECT accession_number, table_name, sequence, superseded_by, superseded_by_sequence "
+            "FROM amended_lines WHERE status = 'superseded'"
+        )
+    }
+    assert stored == superseded
+    flagged = {
+        (acc, table, seq): by
+        for acc, table, seq, by in conn.execute(
+            "SELECT accession_number, table_name, sequence, superseded_by FROM insider_trades_all "
             "WHERE is_superseded"
-        ).fetchall()
-    )
-    assert flagged == superseded
+        )
+    }
+    assert flagged == {line: by for line, (by, _, _) in superseded.items()}
+    expected: dict[str, Counter] = defaultdict(Counter)
+    for filing in corpus.values():
+        for line in filing.lines:
+            if (filing.accession, line.table, line.sequence) not in superseded:
+                expected[filing.accession][line.table] += 1
+    assert _rows_per_accession(conn, "insider_trades") == expected
+    total = sum(expected_rows.total() for expected_rows in expected.values())
+    assert conn.execute("SELECT count(*) FROM insider_trades").fetchone()[0] == total
 
 
 def test_joint_filing_with_ten_owners_is_one_set_of_transactions(conn: psycopg.Connection) -> None:
@@ -568,8 +651,9 @@ def _filing(
 
 
 def test_amendment_rule_details(database_url: str) -> None:
-    """Owner sets, issuer, base form and filing order all have to agree; of two originals
-    the latest wins; an amendment filed before a filing does not amend it."""
+    """Issuer, base form, a shared owner and filing order all have to agree; of several
+    originals the one the amendment's lines match, then the one with the same owners; two
+    that tie on all of it link nothing; an amendment filed before a filing does not amend it."""
     d = date
     may4, may6, may9 = d(2024, 5, 4), d(2024, 5, 6), d(2024, 5, 9)
     batch = [
@@ -577,7 +661,7 @@ def test_amendment_rule_details(database_url: str) -> None:
         _filing("0000320193-24-000002", filed=may6, period=may4),
         # another owner, same day: never the original of the amendments below
         _filing("0000320193-24-000003", filed=may6, period=may4, owners=(999,)),
-        # joint filers: the owner SET must match, not just one owner
+        # joint filers sharing an owner: a candidate, behind exactly the same owners
         _filing("0000320193-24-000004", filed=may6, period=may4, owners=(1462356, 999)),
         _filing("0000320193-24-000010", filed=may9, period=may4, document_type="4/A",
                 original_submission=may6),
@@ -596,44 +680,50 @@ def test_amendment_rule_details(database_url: str) -> None:
     ]
     with db.connect(database_url, autocommit=True) as conn:
         assert {r.status for r in Loader(conn).load(batch)} == {"loaded"}
-        links = dict(conn.execute(
-            "SELECT amendment_accession, original_accession FROM filing_amendments"
-        ).fetchall())
-        # same filed date and acceptance time for 000001 and 000002: the later accession
+        links = {r[0]: r[1:] for r in conn.execute(
+            "SELECT amendment_accession, original_accession, match_rule, tied_accessions "
+            "FROM amendment_links"
+        )}
+        # 000001 and 000002: same owner, day, acceptance time and lines: a tie, linked to none
         assert links == {
-            "0000320193-24-000010": "0000320193-24-000002",
-            "0000320193-24-000013": "0000320193-24-000004",
+            "0000320193-24-000010": (None, "ambiguous",
+                                     ["0000320193-24-000001", "0000320193-24-000002"]),
+            "0000320193-24-000011": (None, None, None),
+            "0000320193-24-000012": (None, None, None),
+            "0000320193-24-000013": ("0000320193-24-000004", "date_of_original_submission", None),
+            "0000320193-24-000020": (None, None, None),
         }
-        superseded = dict(conn.execute(
-            "SELECT DISTINCT accession_number, superseded_by FROM insider_trades_all "
-            "WHERE is_superseded"
-        ).fetchall())
-        # 000013 has no transactions: the joint filing stays current
-        assert superseded == {"0000320193-24-000002": "0000320193-24-000010"}
-        current = {r[0] for r in conn.execute("SELECT accession_number FROM insider_trades")}
-        assert current == {
-            "0000320193-24-000001", "0000320193-24-000003", "0000320193-24-000004",
-            "0000320193-24-000010", "0000320193-24-000011", "0000320193-24-000012",
-            "0000320193-24-000020",
-        }
+        # nothing superseded: 000010 is not linked, 000013 has no transactions
+        assert conn.execute("SELECT count(*) FROM insider_trades_all WHERE is_superseded"
+                            ).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM insider_trades").fetchone()[0] == 8
 
 
 # ---------------------------------------------------------------------------
-# Money: derivative prices stay apart (pitfall 19)
+# Money: a trade's value, derivative prices apart
 # ---------------------------------------------------------------------------
 
 
-def test_value_is_shares_times_price_of_stock_rows_only(conn: psycopg.Connection) -> None:
+def test_value_is_the_trade_value_of_purchases_and_sales_of_the_stock(conn: psycopg.Connection) -> None:
     bad = conn.execute(
         """
         SELECT accession_number, table_name, sequence FROM insider_trades_all
-        WHERE (is_derivative AND (value IS NOT NULL OR price IS NOT NULL))
+        WHERE (is_derivative AND (value IS NOT NULL OR price IS NOT NULL OR is_open_market))
            OR (NOT is_derivative AND (derivative_value IS NOT NULL OR derivative_price IS NOT NULL))
-           OR (NOT is_derivative AND value IS DISTINCT FROM shares * price)
+           OR (is_open_market IS DISTINCT FROM
+               (NOT is_derivative AND transaction_code IN ('P', 'S')))
+           OR (is_open_market AND value IS DISTINCT FROM shares * price)
+           OR (NOT is_open_market AND value IS NOT NULL)
            OR (is_derivative AND derivative_value IS DISTINCT FROM shares * derivative_price)
         """
     ).fetchall()
     assert bad == []
+    # exercises (M, X) and withholdings (F) have a price but no trade value
+    priced = conn.execute(
+        "SELECT count(*) FROM insider_trades_all WHERE NOT is_derivative "
+        "AND transaction_code IN ('M', 'X', 'F') AND price > 0"
+    ).fetchone()[0]
+    assert priced > 5
     derivative_rows = conn.execute(
         "SELECT count(*) FROM insider_trades_all WHERE is_derivative"
     ).fetchone()[0]
