@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 
 from . import db
 from .analyst import format_cell
-from .records import first_line
+from .errors import ExitCode, Stop, first_line
 
 OUTPUT_FORMATS = ("table", "csv", "json", "nl")
 
@@ -121,8 +121,10 @@ def write_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], output: st
 # ---------------------------------------------------------------------------
 
 
-class QueryFailed(click.ClickException):
+class QueryFailed(Stop):
     """The database rejected the query (syntax, unknown column, read-only): exit 1."""
+
+    exit_code = ExitCode.INCOMPLETE
 
 
 def run_query(url: str, query: str, *, write: bool = False) -> tuple[list[str], list[tuple], str]:

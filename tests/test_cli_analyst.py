@@ -104,12 +104,13 @@ def test_sql_error_is_one_line_and_exit_1(loaded: str) -> None:
     assert "Traceback" not in result.output
 
 
-def test_sql_on_an_unreachable_database_is_a_configuration_error(
+def test_sql_on_an_unreachable_database_is_an_outage(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Down is an outage (exit 1), as for every command (README's exit codes).
     monkeypatch.setenv("DATABASE_URL", "postgresql://someone:hunter2@127.0.0.1:1/nowhere")
     result = invoke("sql", "SELECT 1")
-    assert result.exit_code == 2 and "hunter2" not in result.output
+    assert result.exit_code == 1 and "hunter2" not in result.output
 
 
 # ---------------------------------------------------------------------------
