@@ -41,6 +41,12 @@ page, at ``max_pages``, and at a page that fails twice in a row at the same ``st
 failed page is incomplete: it returns what it read, keeps its floor, and the next poll reads
 down to the same floor again; nothing is lost, some pages are read twice.
 
+The fetcher's own retries come first: :class:`~ingest.fetch.EdgarClient` retries a 503 up to
+``RetryPolicy.max_attempts`` times with backoff (8 attempts, about two minutes, by default)
+before the poller sees it fail. Past the end of the feed that is wasted time and requests, so
+the client that polls should have a short policy (two or three attempts): a page that is
+still down is read again at the next poll anyway.
+
 What a poll costs (requests): one page per prefix when fewer than a page of entries arrived
 since the floor, so 3 requests for ``FEED_TYPES`` = 3, 4, 5 on a quiet day. In the 12 Dec
 capture the ``type=4`` feed peaked at ~28 entries a minute (16:00-16:10 ET, 100 entries per
@@ -418,11 +424,12 @@ class FeedPoller:
     def _page_failed(
         self, chain: _Chain, state: _ChainPoll, exc: Exception, result: PollResult
     ) -> bool:
-        """Complete when the same page failed in the previous poll too: past the feed's end."""
-        if state.start > 0 and state.start == chain.failed_start:
+        """Complete when the same page failed in the previous poll too: past the feed's end
+        (at ``start=0``: an empty feed). An outage that lasts is then read as an end too,
+        which costs nothing at ``start=0`` (the floor stays where it was)."""
+        if state.start == chain.failed_start:
             return True
-        if state.start > 0:
-            chain.failed_start = state.start
+        chain.failed_start = state.start
         result.errors.append(f"type={chain.form_prefix} start={state.start}: {exc}")
         log.info("feed type=%s start=%d unreadable (%s); the next poll reads it again",
                  chain.form_prefix, state.start, exc)
