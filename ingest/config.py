@@ -19,6 +19,18 @@ class ConfigError(Exception):
     """A setting is missing or invalid; the message says what to set."""
 
 
+def rate_state_path(environ: dict[str, str] | None = None) -> Path:
+    """The file through which every edgar-insider process on this machine shares SEC's request
+    limit (``EDGAR_RATE_STATE``): by default one per user in /tmp, so ``watch`` and a nightly
+    ``sync`` of the same user stay under 10 requests/s together. Users who share one IP
+    address (SEC's limit is per address) point it at one file they can all write."""
+    env = os.environ if environ is None else environ
+    explicit = (env.get("EDGAR_RATE_STATE") or "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path("/tmp") / f"edgar-insider-{os.geteuid()}.rate"
+
+
 def data_home() -> Path:
     """Where the embedded database and other local state live."""
     explicit = os.environ.get("EDGAR_INSIDER_HOME")
