@@ -318,6 +318,7 @@ class PollResult:
     pages: dict[str, int] = field(default_factory=dict)  # pages read per type= prefix
     complete: bool = True  # every prefix read down to its floor or the end of the feed
     errors: list[str] = field(default_factory=list)  # why a prefix stopped early
+    newest: datetime | None = None  # the newest acceptance time the feed showed (any form)
 
     @property
     def entries(self) -> list[IndexEntry]:
@@ -411,6 +412,8 @@ class FeedPoller:
                         "brings in the older filings", chain.form_prefix, self.max_pages)
             complete = True
         result.pages[chain.form_prefix] = state.pages
+        if state.newest is not None and (result.newest is None or state.newest > result.newest):
+            result.newest = state.newest
         if complete:
             chain.failed_start = None
             if state.newest is not None:

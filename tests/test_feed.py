@@ -196,6 +196,7 @@ def test_nothing_known_reads_to_the_503_and_takes_it_for_the_end_when_it_repeats
     poller = FeedPoller(edgar, known=lambda accessions: (), types=("4",))
     first = poller.poll()
     assert edgar.asked == list(range(0, 5200, 100))  # 51 pages and the 503
+    assert first.newest == datetime(2025, 12, 12, 18, 2, 43, tzinfo=ET)
     assert not first.complete and "start=5100" in first.errors[0]
     assert sorted(f.accession_number for f in first.filings) == sorted(_recorded_ownership())
     edgar.asked.clear()
