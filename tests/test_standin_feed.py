@@ -12,6 +12,7 @@ import pytest
 import requests
 from lxml import etree
 
+from ingest.parse import parse_file
 from tests.edgar_standin import (
     EdgarStandin,
     FaultKind,
@@ -247,6 +248,9 @@ def test_publish_adds_archive_index_rows_and_feed_entries(sec: EdgarStandin) -> 
     assert after.count("\n") > before.count("\n")
     with pytest.raises(ValueError, match="duplicate"):
         sec.publish(new)
+    # The submission itself says when it was accepted, as the feed does (the loader reads it).
+    header = parse_file(new.content, f"{new.accession}.txt").header
+    assert header is not None and header.accepted_at == NOON + timedelta(hours=5)
 
 
 def test_publish_late_goes_where_its_acceptance_time_says(sec: EdgarStandin) -> None:
