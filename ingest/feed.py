@@ -391,7 +391,7 @@ class FeedPoller:
 
     def _poll_chain(self, chain: _Chain, result: PollResult) -> None:
         state = _ChainPoll(floor=chain.floor)
-        complete = False
+        failure: Exception | None = None
         while state.pages < self.max_pages:
             url = feed_url(chain.form_prefix, state.start, self.count)
             result.requests += 1
@@ -400,43 +400,31 @@ class FeedPoller:
             except EdgarAccessDenied:
                 raise
             except (FetchError, FeedFormatError) as exc:
-                complete = self._page_failed(chain, state, exc, result)
+                failure = exc
                 break
             state.pages += 1
             if self._read_page(page, state, result):
-                complete = True
                 break
             state.start += self.count
         else:
             log.warning("feed type=%s: more than %d pages since the last poll; the nightly sync "
                         "brings in the older filings", chain.form_prefix, self.max_pages)
-            complete = True
         result.pages[chain.form_prefix] = state.pages
         if state.newest is not None and (result.newest is None or state.newest > result.newest):
             result.newest = state.newest
-        if complete:
-            chain.failed_start = None
-            if state.newest is not None:
-                chain.floor = state.newest - self.overlap
-            elif state.floor is not None:
-                chain.floor = state.floor
-        else:
+        if failure is not None and state.start != chain.failed_start:
+            # An outage, or the 503 past the end: the next poll reads down to the same floor
+            # and tells them apart (the same page failing again is the end).
+            chain.failed_start = state.start
             chain.floor = state.floor
             result.complete = False
-
-    def _page_failed(
-        self, chain: _Chain, state: _ChainPoll, exc: Exception, result: PollResult
-    ) -> bool:
-        """Complete when the same page failed in the previous poll too: past the feed's end
-        (at ``start=0``: an empty feed). An outage that lasts is then read as an end too,
-        which costs nothing at ``start=0`` (the floor stays where it was)."""
-        if state.start == chain.failed_start:
-            return True
-        chain.failed_start = state.start
-        result.errors.append(f"type={chain.form_prefix} start={state.start}: {exc}")
-        log.info("feed type=%s start=%d unreadable (%s); the next poll reads it again",
-                 chain.form_prefix, state.start, exc)
-        return False
+            result.errors.append(f"type={chain.form_prefix} start={state.start}: {failure}")
+            log.info("feed type=%s start=%d unreadable (%s); the next poll reads it again",
+                     chain.form_prefix, state.start, failure)
+            return
+        if failure is None:
+            chain.failed_start = None
+        chain.floor = state.newest - self.overlap if state.newest is not None else state.floor
 
     def _read_page(self, page: FeedPage, state: _ChainPoll, result: PollResult) -> bool:
         """Take the page's new filings; True when paging can stop here."""

@@ -384,6 +384,7 @@ def test_an_empty_feed_is_an_end_too(sec: EdgarStandin, client: EdgarClient) -> 
     second = poller.poll()
     assert second.complete and second.filings == []
     assert [r.status for r in sec.requests] == [503] * FAST.max_attempts  # the client's retries
+    assert poller.poll().complete  # and stays so while the feed is empty
 
 
 def test_a_refused_user_agent_stops_the_poll(tmp_path: Path) -> None:
