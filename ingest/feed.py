@@ -47,13 +47,15 @@ before the poller sees it fail. Past the end of the feed that is wasted time and
 the client that polls should have a short policy (two or three attempts): a page that is
 still down is read again at the next poll anyway.
 
-What a poll costs (requests): one page per prefix when fewer than a page of entries arrived
-since the floor, so 3 requests for ``FEED_TYPES`` = 3, 4, 5 on a quiet day. In the 12 Dec
-capture the ``type=4`` feed peaked at ~28 entries a minute (16:00-16:10 ET, 100 entries per
-3.6-4.7 minutes): a poll every 60 s with a 3-minute overlap reads ~4 minutes of entries, one or
-two pages, so 3-4 requests a poll at the busiest time (``benchmarks/bench_watch.py`` measures it
-on a simulated day). Forms 3 and 5 are far rarer (a quarter had 2,953 Forms 3/3A and 72 Forms
-5/5A against 33,050 Forms 4/4A: SEC's Form 345 data set, 2024Q3), one page each.
+What a poll costs (requests): one page per prefix while fewer than a page of entries arrived
+since the floor, so 3 requests for ``FEED_TYPES`` = 3, 4, 5. A poll every 60 s with the
+3-minute overlap reads about 4 minutes of entries; replayed over the real acceptance times of
+the capture, the ``type=4`` feed needed one page in 959 of the 960 minutes of 11 Dec
+(06:00-22:00 ET) and 713 of 720 on 12 Dec (06:00-18:00), two pages otherwise (at most 86
+entries in one minute, around 16:00). So 3 requests a poll, 4 at the busiest minutes
+(``benchmarks/bench_watch.py`` measures it on a simulated day). Forms 3 and 5 are far rarer (a
+quarter had 2,953 Forms 3/3A and 72 Forms 5/5A against 33,050 Forms 4/4A: SEC's Form 345 data
+set, 2024Q3), one page each.
 
 Example::
 
