@@ -11,6 +11,9 @@ gets 429). Reported from the stand-in's log: requests/s of all processes togethe
 span of their arrivals, the most requests in any 1-second window, the smallest span of 11
 consecutive arrivals, refusals, and each process's share.
 
+``--separate``: each process gets a state file of its own, i.e. a limiter per process as before
+``EDGAR_RATE_STATE`` existed (what SEC would see from two such processes).
+
 ``--overhead``: what the limiter adds to a request (its decision plus the report that the
 request was sent), process-only window against the machine-wide file, timed in a loop.
 Figures to report, never pass/fail (benchmarks/RESULTS.md).
@@ -35,7 +38,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
-def bench_processes(processes: int, requests: int, threads: int) -> dict:
+def bench_processes(processes: int, requests: int, threads: int, separate: bool = False) -> dict:
     from benchmarks.bench_fetch import min_span, standin
     from tests.edgar_standin import build_site, max_in_window
     from tests.sitegen import ownership_day
@@ -44,14 +47,15 @@ def bench_processes(processes: int, requests: int, threads: int) -> dict:
     try:
         site = build_site(folder / "edgar", ownership_day(date(2026, 3, 10), processes * requests))
         paths = [f.archive_path(f.filers[0].cik) for f in site.filings]
-        env = {**os.environ, "EDGAR_RATE_STATE": str(folder / "edgar.rate")}
         with standin(folder / "edgar", 10, "process") as ((base_url, _), get_log):
             procs = [
                 subprocess.Popen(
                     [sys.executable, "-m", "tests.rate_probe", json.dumps(
                         {"base_url": base_url, "threads": threads,
                          "paths": paths[i * requests:(i + 1) * requests]})],
-                    cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                    cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                    env={**os.environ,
+                         "EDGAR_RATE_STATE": str(folder / f"edgar{i if separate else ''}.rate")})
                 for i in range(processes)
             ]
             for proc in procs:
@@ -67,6 +71,7 @@ def bench_processes(processes: int, requests: int, threads: int) -> dict:
     span = times[-1] - times[0]
     return {
         "processes": processes,
+        "separate_limiters": separate,
         "threads_each": threads,
         "requests": len(log),
         "requests_per_s": round((len(times) - 1) / span, 3),
@@ -107,10 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--requests", type=int, default=150, help="per process [%(default)s]")
     parser.add_argument("--threads", type=int, default=2, help="per process [%(default)s]")
+    parser.add_argument("--separate", action="store_true",
+                        help="a state file per process (a limiter per process, as before)")
     parser.add_argument("--overhead", action="store_true", help="time one limiter decision")
     args = parser.parse_args(argv)
     result = bench_overhead() if args.overhead else bench_processes(
-        args.processes, args.requests, args.threads)
+        args.processes, args.requests, args.threads, args.separate)
     print(json.dumps(result, indent=2))
     return 0
 
