@@ -225,8 +225,6 @@ def test_two_processes_together_never_exceed_ten_in_any_second(site: Site, tmp_p
     interval = (1.0 + 0.04) / 10
     gaps = [b - a for a, b in zip(merged, merged[1:], strict=False)]
     assert min(gaps) >= interval - RateLimiter._CATCH_UP - 1e-9  # one grid for both processes
-    switches = sum((a in one) != (b in one) for a, b in zip(merged, merged[1:], strict=False))
-    assert switches >= 10, "the processes took turns on the grid"
     assert {r["state"] for r in reports} == {str(tmp_path / "edgar.rate")}
 
 
