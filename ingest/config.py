@@ -2,6 +2,7 @@
 
 - ``DATABASE_URL``: :func:`database_url` (unset: the embedded PostgreSQL);
 - ``EDGAR_INSIDER_HOME``: :func:`data_home`;
+- ``EDGAR_RATE_STATE``: :func:`rate_state_path`;
 - ``EDGAR_USER_AGENT``, ``EDGAR_BASE_URL``, ``EDGAR_DATA_URL``, ``EDGAR_MAX_RPS``,
   ``EDGAR_BLOCK_PAUSE_SECONDS``, ``EDGAR_OUTAGE_SECONDS``: :class:`EdgarSettings`.
 """
@@ -33,6 +34,18 @@ _MAX_SECONDS = 86_400.0
 
 # SEC asks for "Sample Company Name AdminContact@<sample company domain>.com".
 _CONTACT_RE = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+
+
+def rate_state_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The file through which every edgar-insider process on this machine shares SEC's request
+    limit (``EDGAR_RATE_STATE``): by default one per user in /tmp, so ``watch`` and a nightly
+    ``sync`` of the same user stay under 10 requests/s together. Users who share one IP
+    address (SEC's limit is per address) point it at one file they can all write."""
+    env = os.environ if environ is None else environ
+    explicit = (env.get("EDGAR_RATE_STATE") or "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path("/tmp") / f"edgar-insider-{os.geteuid()}.rate"
 
 
 def data_home(environ: Mapping[str, str] | None = None) -> Path:

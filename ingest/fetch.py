@@ -2,8 +2,9 @@
 
 SEC's fair-access rules (https://www.sec.gov/os/accessing-edgar-data) shape everything here:
 
-* at most ``EDGAR_MAX_RPS`` (≤ 10) requests in *every* sliding second, for the whole process,
-  retries included (:class:`RateLimiter`, one acquisition per HTTP request);
+* at most ``EDGAR_MAX_RPS`` (≤ 10) requests in *every* sliding second, for the whole machine
+  (every thread, and every edgar-insider process sharing ``EDGAR_RATE_STATE``), retries
+  included (:class:`RateLimiter`, one acquisition per HTTP request);
 * a declared User-Agent with a contact e-mail, ``Accept-Encoding: gzip, deflate``;
 * when SEC blocks (403 "Request Rate Threshold Exceeded" page, or 429 without Retry-After), every
   worker stops for ``block_pause_seconds``: retrying inside the block only extends it;
@@ -25,20 +26,28 @@ Example::
 from __future__ import annotations
 
 import collections
+import contextlib
 import email.utils
+import fcntl
 import gzip
 import http.client
 import json
 import logging
+import math
+import os
 import random
 import re
 import socket
+import stat
+import struct
 import threading
 import time
+import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
@@ -47,7 +56,7 @@ import tenacity
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from ingest.config import SEC_MAX_RPS, ConfigError, EdgarSettings
+from ingest.config import SEC_MAX_RPS, ConfigError, EdgarSettings, rate_state_path
 from ingest.errors import EdgarUnreachable, first_line
 
 log = logging.getLogger(__name__)
@@ -137,8 +146,148 @@ class _Transient(Exception):
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class _Window:
+    """What the limiter decides from: the last grants, the even-spacing grid, a block pause.
+
+    ``recent``: oldest first, each ``[grant time, time it counts from (None: not sent yet)]``.
+    Times are ``time.monotonic()``: CLOCK_MONOTONIC on Linux, one clock for every process of
+    the machine, so processes can share a window.
+    """
+
+    recent: list[list[float | None]] = field(default_factory=list)
+    next_slot: float = 0.0  # earliest next grant on the even-spacing grid
+    paused_until: float = 0.0
+
+
+class _ProcessWindow:
+    """The window kept in this process's memory: the limit holds across its threads."""
+
+    capacity: int | None = None  # the limiter keeps its own last per_window grants
+
+    def __init__(self) -> None:
+        self._window = _Window()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[_Window]:
+        yield self._window  # the limiter's condition lock already serialises threads
+
+
+class _MachineWindow:
+    """The window kept in a small file (:func:`ingest.config.rate_state_path`) that every
+    process on the machine locks (``flock``) for the few microseconds of a decision, so that
+    ``watch``, ``sync`` and ``backfill`` running at once stay under SEC's limit together.
+
+    Layout (little-endian, 208 bytes): magic, the kernel's boot id (CLOCK_MONOTONIC restarts
+    at boot: a file from before a reboot is stale and is reset), next slot, pause end, count,
+    then :attr:`capacity` pairs (grant, counts-from; NaN: not sent yet), oldest first.
+
+    A process killed while holding the lock releases it (the kernel drops a dead process's
+    flock). One killed between a grant and its send leaves that grant unsent: it counts as
+    sent ``RateLimiter._SEND_CAP`` seconds after it was granted, so it can hold the others
+    back for that long, once. A block pause it set holds everyone to its end, as SEC's does.
+    """
+
+    capacity = int(SEC_MAX_RPS)  # the guard never needs more than the last 10 grants
+    _MAGIC = b"EIRATE01"
+    _HEAD = struct.Struct("<8s16sddq")
+    _PAIR = struct.Struct("<dd")
+    SIZE = _HEAD.size + capacity * _PAIR.size
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._boot_id = _boot_id()
+        self._fd = -1
+        self._pid = -1
+        self._open()
+
+    def _open(self) -> None:
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot use {self.path} to share the request rate with other processes "
+                f"({exc.strerror}); set EDGAR_RATE_STATE to a file this user can write"
+            ) from exc
+        try:
+            _check_state_file(self.path, fd)
+        except ConfigError:
+            os.close(fd)
+            raise
+        self._fd, self._pid = fd, os.getpid()
+
+    def close(self) -> None:
+        if self._fd >= 0 and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = -1
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[_Window]:
+        if self._pid != os.getpid():  # a forked child must not share its parent's lock
+            self._open()
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            raw = os.pread(self._fd, self.SIZE + 1, 0)
+            window = self._decode(raw)
+            yield window
+            encoded = self._encode(window)
+            if encoded != raw:
+                os.pwrite(self._fd, encoded, 0)
+                if len(raw) > self.SIZE:  # not our layout: keep nothing of it
+                    os.ftruncate(self._fd, self.SIZE)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _decode(self, raw: bytes) -> _Window:
+        if len(raw) != self.SIZE:
+            return _Window()
+        magic, boot_id, next_slot, paused_until, count = self._HEAD.unpack_from(raw)
+        if magic != self._MAGIC or boot_id != self._boot_id or not 0 <= count <= self.capacity:
+            return _Window()
+        recent: list[list[float | None]] = []
+        for i in range(count):
+            grant, counted = self._PAIR.unpack_from(raw, self._HEAD.size + i * self._PAIR.size)
+            recent.append([grant, None if math.isnan(counted) else counted])
+        if recent and recent[-1][0] > time.monotonic() + 1.0:  # type: ignore[operator]
+            return _Window()  # times from another clock: nothing to keep
+        return _Window(recent, next_slot, paused_until)
+
+    def _encode(self, window: _Window) -> bytes:
+        recent = window.recent[-self.capacity :]
+        parts = [self._HEAD.pack(self._MAGIC, self._boot_id, window.next_slot,
+                                 window.paused_until, len(recent))]
+        parts += [self._PAIR.pack(g, math.nan if c is None else c) for g, c in recent]
+        parts.append(bytes(self._PAIR.size * (self.capacity - len(recent))))
+        return b"".join(parts)
+
+
+def _boot_id() -> bytes:
+    """16 bytes naming this boot of the kernel (zeros where the kernel does not say)."""
+    try:
+        text = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return uuid.UUID(text).bytes
+    except (OSError, ValueError):
+        return bytes(16)
+
+
+def _check_state_file(path: Path, fd: int) -> None:
+    """A regular file; in a directory anyone can write to (/tmp), also one of our own, else
+    another user could feed this process a pause that never ends."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path} is not a regular file; set EDGAR_RATE_STATE to another path")
+    parent = os.stat(path.parent)
+    if parent.st_mode & stat.S_IWOTH and info.st_uid != os.geteuid():
+        raise ConfigError(
+            f"{path} belongs to another user (uid {info.st_uid}) in a directory anyone can "
+            "write to; remove it, or set EDGAR_RATE_STATE to a file in a directory of yours"
+        )
+
+
 class RateLimiter:
-    """At most ``max_rps`` grants in ANY sliding window of one second, across threads.
+    """At most ``max_rps`` grants in ANY sliding window of one second, across threads, and
+    with ``state`` (a file path) across every process on the machine that uses that file.
 
     Not an average and not a per-second bucket: a bucket allows 2×N requests around a bucket
     edge, which is how SEC clients at "9.9 req/s" got blocked
@@ -172,11 +321,21 @@ class RateLimiter:
 
     For ``max_rps`` below 1, the window grows instead: one grant per ``1/max_rps`` seconds.
 
-    :meth:`pause_until` holds every thread (SEC block: nobody may send until it is over).
+    :meth:`pause_until` holds every thread (SEC block: nobody may send until it is over), and
+    with ``state`` every process sharing the file.
+
+    ``state``: SEC's limit is per machine, not per process. Processes that pass the same file
+    keep one window between them (:class:`_MachineWindow`): the last grants, the grid and the
+    pause are read and written under a file lock at each decision, so two processes take
+    turns on one grid (together ≈ 9.6/s, like one) and a block pause one of them meets holds
+    the other. Each process still applies its own ``max_rps``, ``margin`` and ``spacing`` to
+    the shared window (at most 10 per window). A process waiting re-reads the file at least
+    every ``_RECHECK`` s, since the others cannot wake it.
     """
 
     _CATCH_UP = 0.005
     _SEND_CAP = 10.0  # an unreported send counts as done this long after its grant
+    _RECHECK = 0.25  # longest wait before looking at a shared window again
 
     def __init__(
         self,
@@ -185,19 +344,24 @@ class RateLimiter:
         margin: float = 0.02,
         spacing: float | None = 0.04,
         history: int = 100_000,
+        state: str | os.PathLike[str] | None = None,
     ) -> None:
         if margin < 0 or (spacing is not None and spacing < 0):
             raise ValueError("margin and spacing must not be negative")
         self.margin = margin
         self.spacing = spacing
-        # The last per_window grants: [grant time, time it counts from (None: not sent yet)].
-        self._recent: collections.deque[list[float | None]] = collections.deque()
+        self._shared: _ProcessWindow | _MachineWindow = (
+            _ProcessWindow() if state is None else _MachineWindow(Path(state))
+        )
         self._cond = threading.Condition()
-        self._next_slot = 0.0  # earliest next grant on the even-spacing grid
         self.set_max_rps(max_rps)
         self._history: collections.deque[float] = collections.deque(maxlen=history)
-        self._paused_until = 0.0
         self.granted = 0
+
+    @property
+    def state_path(self) -> Path | None:
+        """The file the window is shared through (None: this process only)."""
+        return self._shared.path if isinstance(self._shared, _MachineWindow) else None
 
     def acquire(self, *, report_sent: bool = False) -> float:
         """Block until a request may go; return the grant time (time.monotonic()).
@@ -207,30 +371,35 @@ class RateLimiter:
         """
         with self._cond:
             while True:
-                now = time.monotonic()
-                delay = self._delay(now)
-                if delay <= 0:
-                    self._recent.append([now, None if report_sent else now])
-                    self._history.append(now)
-                    self.granted += 1
-                    if self.interval:
-                        self._next_slot = max(self._next_slot, now - self._CATCH_UP) + self.interval
-                    return now
-                self._cond.wait(delay)
+                with self._shared.held() as window:
+                    now = time.monotonic()
+                    delay = self._delay(window, now)
+                    if delay <= 0:
+                        self._grant(window, now, report_sent)
+                        return now
+                self._cond.wait(min(delay, self._RECHECK))
+
+    def _grant(self, window: _Window, now: float, report_sent: bool) -> None:
+        window.recent.append([now, None if report_sent else now])
+        del window.recent[: -self._keep]
+        if self.interval:
+            window.next_slot = max(window.next_slot, now - self._CATCH_UP) + self.interval
+        self._history.append(now)
+        self.granted += 1
 
     def sent(self, grant: float) -> None:
         """The request granted at ``grant`` has been written (or given up): it counts from now."""
-        with self._cond:
-            for entry in self._recent:
+        with self._cond, self._shared.held() as window:
+            for entry in window.recent:
                 if entry[0] == grant and entry[1] is None:
                     entry[1] = time.monotonic()
                     self._cond.notify_all()
                     return
 
-    def _delay(self, now: float) -> float:
-        delay = max(self._paused_until, self._next_slot) - now
-        if len(self._recent) == self.per_window:
-            granted, counted = self._recent[0]
+    def _delay(self, window: _Window, now: float) -> float:
+        delay = max(window.paused_until, window.next_slot) - now
+        if len(window.recent) >= self.per_window:
+            granted, counted = window.recent[-self.per_window]
             if counted is None:  # not written yet: it counts from some time after now
                 counted = now if now < granted + self._SEND_CAP else granted + self._SEND_CAP
             delay = max(delay, counted + self.window + self.margin - now)
@@ -240,38 +409,54 @@ class RateLimiter:
         """Change the rate in place (threads already waiting obey the new one)."""
         if max_rps <= 0:
             raise ValueError(f"max_rps must be positive, got {max_rps}")
+        per_window = max(1, int(max_rps))
+        capacity = self._shared.capacity
+        if capacity is not None and per_window > capacity:
+            raise ValueError(f"a shared window holds at most {capacity} grants")
         with self._cond:
             self.max_rps = max_rps
-            self.per_window = max(1, int(max_rps))
+            self.per_window = per_window
+            self._keep = capacity or per_window  # the others may need up to the capacity
             self.window = 1.0 if max_rps >= 1 else 1.0 / max_rps
             self.interval = (
                 0.0 if self.spacing is None else (self.window + self.spacing) / self.per_window
             )
-            self._recent = collections.deque(self._recent, maxlen=self.per_window)
             self._cond.notify_all()
 
     def pause_until(self, until: float) -> None:
         """No grant before ``until`` (time.monotonic()). Only ever extends a pause."""
-        with self._cond:
-            if until > self._paused_until:
-                self._paused_until = until
+        with self._cond, self._shared.held() as window:
+            if until > window.paused_until:
+                window.paused_until = until
                 self._cond.notify_all()
 
     def pause_for(self, seconds: float) -> float:
-        """Pause every thread for ``seconds`` from now; return the end of the pause."""
-        until = time.monotonic() + seconds
-        self.pause_until(until)
-        return until
+        """Pause every thread for ``seconds`` from now; return the end of the pause.
+
+        "Now" is read under the window's lock: every grant is either before it or after the
+        end of the pause."""
+        with self._cond, self._shared.held() as window:
+            until = time.monotonic() + seconds
+            if until > window.paused_until:
+                window.paused_until = until
+                self._cond.notify_all()
+            return until
 
     @property
     def paused_until(self) -> float:
-        return self._paused_until
+        with self._cond, self._shared.held() as window:
+            return window.paused_until
 
     @property
     def grants(self) -> list[float]:
-        """Grant times, oldest first (the last ``history`` of them), to check the limiter."""
+        """This process's grant times, oldest first (the last ``history`` of them)."""
         with self._cond:
             return list(self._history)
+
+    def close(self) -> None:
+        """Release the shared window's file (the limiter is not used after this)."""
+        if isinstance(self._shared, _MachineWindow):
+            self._shared.close()
 
 
 _shared_lock = threading.Lock()
@@ -279,20 +464,21 @@ _shared: RateLimiter | None = None
 
 
 def shared_limiter(max_rps: float = SEC_MAX_RPS) -> RateLimiter:
-    """The process-wide limiter every :class:`EdgarClient` uses unless given its own.
+    """The limiter every :class:`EdgarClient` uses unless given its own.
 
-    SEC's limit is per user, whatever the number of clients: all clients in a process share
-    one. It is created at the first call; a later call asking for a *lower* rate gets a new,
-    stricter one (never a faster one).
+    SEC's limit is per user, whatever the number of clients and processes: all clients in a
+    process share one, and its window is shared with every other edgar-insider process of the
+    machine through :func:`ingest.config.rate_state_path` (``EDGAR_RATE_STATE``). It is
+    created at the first call; a later call asking for a *lower* rate gets it lowered (never a
+    faster one). Raises ConfigError when the state file cannot be used.
     """
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = RateLimiter(max_rps)
+            _shared = RateLimiter(max_rps, state=rate_state_path())
         elif max_rps < _shared.max_rps:
             _shared.set_max_rps(max_rps)
         return _shared
-
 
 # ---------------------------------------------------------------------------------------------
 # Taking the grant at the last moment

@@ -31,9 +31,9 @@ Fixtures for everyone:
 ``template_database``
     Session: name of the migrated template database.
 
-Every test also runs with ``EDGAR_INSIDER_HOME`` pointed at a temp folder and
-``DATABASE_URL`` unset (autouse ``_isolated_environment``), so nothing touches a real
-home folder or database by accident.
+Every test also runs with ``EDGAR_INSIDER_HOME`` and ``EDGAR_RATE_STATE`` pointed at temp
+folders and ``DATABASE_URL`` unset (autouse ``_isolated_environment``), so nothing touches a
+real home folder, database or request window by accident.
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ from ingest import db
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGAR_INSIDER_HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    # The machine-wide request window: this test's own, not the one a real run (or another
+    # test session on the machine) is using.
+    monkeypatch.setenv("EDGAR_RATE_STATE", str(tmp_path_factory.mktemp("rate") / "edgar.rate"))
 
 
 def _with_database(url: str, name: str) -> str:

@@ -5,7 +5,10 @@ Two parts:
 1. **The site**: :func:`build_site` writes, under a directory, the files EDGAR would serve for a
    list of filings (:class:`SiteFiling`): full submissions under every filer's CIK, daily and
    quarterly ``form.idx``/``master.idx`` in EDGAR's exact byte layout, and data.sec.gov
-   ``/submissions/CIK##########.json`` with paging files.
+   ``/submissions/CIK##########.json`` with paging files. The latest-filings Atom feed
+   (``/cgi-bin/browse-edgar?action=getcurrent...``) is served live from the filings the
+   stand-in knows (``tests/standin_feed.py``), and :meth:`EdgarStandin.publish` adds a filing
+   while clients run: its archive files, its daily-index rows and its feed entries.
 
 2. **The server**: :class:`EdgarStandin` serves that directory on 127.0.0.1 (two ephemeral ports:
    ``base_url`` is "www.sec.gov", ``data_url`` is "data.sec.gov"; each serves only its own tree, so a
@@ -20,6 +23,11 @@ Example::
         sec.faults.add(site.archive_paths[0], FaultKind.TRUNCATED)
         requests.get(sec.base_url + site.archive_paths[0], headers={"User-Agent": "A a@b.org"})
         assert sec.max_requests_in_any_window(1.0) <= 10
+
+    with EdgarStandin(site.root, site=site) as sec:       # the feed lists the site's filings
+        sec.publish(copy_as(raw, "0009000001-24-000001", day))   # ... and now this one too
+        requests.get(sec.base_url + "/cgi-bin/browse-edgar?action=getcurrent&type=4"
+                     "&owner=include&count=100&start=0&output=atom", headers=...)
 """
 
 from __future__ import annotations
@@ -39,10 +47,22 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from tests.standin_feed import (
+    ATOM_CONTENT_TYPE,
+    EASTERN,
+    FEED_PATH,
+    PAST_END_PAGE,
+    FeedQuery,
+    FeedRow,
+    LiveFeed,
+    atom_feed,
+    feed_size,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Filings
@@ -59,6 +79,14 @@ _SECTION_ROLES = {
     "FILED BY": "filed-by",
 }
 _ROLE_SECTIONS = {role: heading for heading, role in _SECTION_ROLES.items()}
+# How the latest-filings feed names each role in an entry's title ("4 - NAME (CIK) (Reporting)").
+_FEED_ROLES = {
+    "reporting-owner": "Reporting",
+    "issuer": "Issuer",
+    "filer": "Filer",
+    "subject-company": "Subject",
+    "filed-by": "Filed by",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +141,12 @@ class SiteFiling:
 
     def folder_path(self, cik: int) -> str:
         return f"/Archives/edgar/data/{cik}/{self.acc_no_dashes}"
+
+    @property
+    def accepted_at(self) -> datetime:
+        """ACCEPTANCE-DATETIME as an aware US Eastern time (midnight of ``filed`` if none)."""
+        stamp = self.accepted or f"{self.filed:%Y%m%d}000000"
+        return datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=EASTERN)
 
 
 def _header_value(text: str, label: str) -> str:
@@ -482,6 +516,24 @@ def _unique_filers(filing: SiteFiling) -> list[Filer]:
     return list(by_cik.values())
 
 
+def feed_rows(filing: SiteFiling) -> list[FeedRow]:
+    """The filing's latest-filings feed entries: one per filer."""
+    return [
+        FeedRow(
+            form_type=filing.form_type,
+            name=fl.name,
+            cik=fl.cik,
+            role=_FEED_ROLES.get(fl.role, "Filer"),
+            accession=filing.accession,
+            filed=filing.filed,
+            accepted=filing.accepted_at,
+            size=feed_size(len(filing.content)),
+            is_ownership=filing.is_ownership,
+        )
+        for fl in _unique_filers(filing)
+    ]
+
+
 def _primary_document(filing: SiteFiling) -> tuple[str, str, bytes | None]:
     """(primaryDocument, primaryDocDescription, raw XML or None) like the submissions JSON."""
     xml = _primary_xml(filing.content)
@@ -533,9 +585,14 @@ def _write_daily_indexes(www: Path, filings: list[SiteFiling], site: Site) -> No
     for filing in filings:
         by_day[filing.filed].extend(_index_rows(filing))
     for day in sorted(by_day):
-        form_path, master_path = Site.daily_paths(day)
-        _write(www, form_path, daily_form_idx(day, by_day[day]))
-        _write(www, master_path, daily_master_idx(day, by_day[day]))
+        _write_daily_index(www, day, by_day[day], site)
+
+
+def _write_daily_index(www: Path, day: date, rows: list[IndexRow], site: Site) -> None:
+    form_path, master_path = Site.daily_paths(day)
+    _write(www, form_path, daily_form_idx(day, rows))
+    _write(www, master_path, daily_master_idx(day, rows))
+    if day not in site.days:
         site.daily_index_paths += [form_path, master_path]
         site.days.append(day)
 
@@ -740,7 +797,9 @@ TRANSIENT_FAULTS = tuple(k for k in FaultKind if k not in BLOCK_FAULTS)
 
 @dataclass(slots=True)
 class FaultRule:
-    """Which requests get a fault. ``pattern``: exact path, glob (``*``) or ``re.Pattern``."""
+    """Which requests get a fault. ``pattern``: exact path, glob (``*``) or ``re.Pattern``,
+    matched against the path, followed by ``?query`` when the request has one (the feed:
+    ``/cgi-bin/browse-edgar?*start=100*`` is its second page)."""
 
     pattern: str | re.Pattern[str] | None
     kind: FaultKind
@@ -869,6 +928,12 @@ class RequestRecord:
     fault: str | None = None
     body_bytes: int = 0  # bytes of body actually sent
     gzipped: bool = False
+    query: str = ""  # the query string, as sent (the feed's paging is in it)
+
+    @property
+    def target(self) -> str:
+        """Path and query, what fault patterns match (``/cgi-bin/browse-edgar?...start=100...``)."""
+        return f"{self.path}?{self.query}" if self.query else self.path
 
 
 class ManualClock:
@@ -964,8 +1029,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         standin = self.server.standin
-        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
-        record = standin._arrive(self.server.site, "GET", path, self.headers)
+        url = urllib.parse.urlsplit(self.path)
+        path = urllib.parse.unquote(url.path)
+        record = standin._arrive(self.server.site, "GET", path, self.headers, url.query)
         try:
             self._respond(standin, record)
         except (BrokenPipeError, ConnectionResetError):
@@ -981,11 +1047,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(record, 429, RATE_THRESHOLD_PAGE, "text/html")
         if standin._is_forbidden(record.path):
             return self._send(record, 403, ACCESS_DENIED_XML, "application/xml")
-        fault = standin.faults.take(record.path)
+        fault = standin.faults.take(record.target)
         if fault is not None:
             record.fault = fault.kind.value
             if self._serve_fault(record, fault):
                 return None
+        if self.server.site == "www" and record.path == FEED_PATH:
+            return self._send_feed(standin, record, fault)
         found = standin._lookup(self.server.site, record.path)
         if found is None:
             if self.server.site == "www":
@@ -993,6 +1061,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(record, 404, NO_SUCH_KEY_XML, "application/xml")
         body, ctype = found
         return self._send(record, 200, body, ctype, fault=fault)
+
+    def _send_feed(self, standin: EdgarStandin, record: RequestRecord, fault: FaultRule | None) -> None:
+        query = FeedQuery.parse(record.query)
+        if query is None:  # another browse-edgar page: not served by the stand-in
+            return self._send(record, 404, NOT_FOUND_PAGE, "text/html")
+        page = standin.feed.page(query)
+        if page is None:  # EDGAR: past the last page, its maintenance page and a closed connection
+            self.close_connection = True
+            return self._send(record, 503, PAST_END_PAGE, "text/html", extra={"Connection": "close"})
+        body = atom_feed(page, standin.feed_updated())
+        return self._send(record, 200, body, ATOM_CONTENT_TYPE, fault=fault,
+                          extra={"Cache-Control": "no-cache"})
 
     def _serve_fault(self, record: RequestRecord, fault: FaultRule) -> bool:
         """Answer with the fault; False when the fault only alters how the file is sent."""
@@ -1100,6 +1180,11 @@ class EdgarStandin:
             example.com addresses as Akamai does.
         clock: what arrival times (the request log, the rate limit, blocks) are read from;
             a :class:`ManualClock` makes SEC's rules testable without sleeping.
+        site: what :func:`build_site` wrote under ``root``: its filings start in the feed, and
+            :meth:`publish` adds to its daily indexes (without it, the feed starts empty and a
+            published filing's daily index lists only published filings).
+        feed_limit: most entries one feed selection lists (EDGAR's ``type=4`` feed ended after
+            5,100); None: all.
 
     Use as a context manager, or call :meth:`start` / :meth:`stop`.
     """
@@ -1113,10 +1198,19 @@ class EdgarStandin:
         limit_status: int = 429,
         accept_user_agent: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        site: Site | None = None,
+        feed_limit: int | None = None,
     ) -> None:
         if limit_status not in (403, 429):
             raise ValueError("limit_status must be 403 or 429")
         self.root = Path(root)
+        self.site = site if site is not None else Site(root=self.root, filings=[])
+        self.feed = LiveFeed(feed_limit)
+        for filing in self.site.filings:
+            self.feed.add(feed_rows(filing))
+        self._publish_lock = threading.Lock()
+        self._published = {filing.accession for filing in self.site.filings}
+        self._stale_indexes: dict[str, date] = {}  # daily-index path -> day to rewrite first
         self.limit_status = limit_status
         self.accept_user_agent = accept_user_agent or has_contact_email
         self.faults = FaultInjector()
@@ -1204,6 +1298,40 @@ class EdgarStandin:
         with self._lock:
             self._forbidden.append(pattern)
 
+    # -- publishing while clients run ---------------------------------------------------------
+
+    def publish(self, filing: SiteFiling, *, daily_index: bool = True) -> None:
+        """Make ``filing`` public now, as EDGAR does on acceptance (thread-safe): its archive
+        files under every filer, its feed entries (placed by its acceptance time) and, unless
+        ``daily_index`` is False, its rows in that day's daily indexes (rewritten when next
+        asked for). Full indexes and submissions JSON are not rewritten."""
+        _check_filings([filing])
+        with self._publish_lock:
+            if filing.accession in self._published:
+                raise ValueError(f"duplicate accession {filing.accession}")
+            self._published.add(filing.accession)
+            self.site.filings.append(filing)
+            _write_archive(self.root / "www", filing, self.site)
+            if daily_index:
+                for path in Site.daily_paths(filing.filed):
+                    self._stale_indexes[path] = filing.filed
+        self.feed.add(feed_rows(filing))
+
+    def feed_updated(self) -> datetime:
+        """The feed's ``updated``: its newest entry's acceptance time."""
+        rows = self.feed.rows()
+        return rows[0].accepted if rows else datetime(2025, 12, 12, 18, 3, 57, tzinfo=EASTERN)
+
+    def _refresh_daily_index(self, path: str) -> None:
+        with self._publish_lock:
+            day = self._stale_indexes.get(path)
+            if day is None:
+                return
+            rows = [row for f in self.site.filings if f.filed == day for row in _index_rows(f)]
+            _write_daily_index(self.root / "www", day, rows, self.site)
+            for stale in Site.daily_paths(day):
+                self._stale_indexes.pop(stale, None)
+
     # -- request log -------------------------------------------------------------------------
 
     @property
@@ -1226,7 +1354,7 @@ class EdgarStandin:
 
     # -- used by the handler -----------------------------------------------------------------
 
-    def _arrive(self, site: str, method: str, path: str, headers: Any) -> RequestRecord:
+    def _arrive(self, site: str, method: str, path: str, headers: Any, query: str = "") -> RequestRecord:
         record = RequestRecord(
             t=self.clock(),
             site=site,
@@ -1234,6 +1362,7 @@ class EdgarStandin:
             path=path,
             user_agent=headers.get("User-Agent", ""),
             accept_encoding=headers.get("Accept-Encoding", ""),
+            query=query,
         )
         with self._lock:
             self._log.append(record)
@@ -1249,6 +1378,8 @@ class EdgarStandin:
         return any(path_matches(p, path) for p in patterns)
 
     def _lookup(self, site: str, path: str) -> tuple[bytes, str] | None:
+        if site == "www" and path in self._stale_indexes:
+            self._refresh_daily_index(path)
         base = (self.root / site).resolve()
         target = (base / path.lstrip("/")).resolve()
         if not target.is_relative_to(base) or not target.is_file():
@@ -1259,4 +1390,4 @@ class EdgarStandin:
 def start_standin(root: Path, filings: Iterable[SiteFiling], **options: Any) -> tuple[EdgarStandin, Site]:
     """Build the site under ``root`` and start a stand-in on it (caller stops it)."""
     site = build_site(root, filings)
-    return EdgarStandin(root, **options).start(), site
+    return EdgarStandin(root, site=site, **options).start(), site

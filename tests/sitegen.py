@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from tests.edgar_standin import Filer, SiteFiling, make_submission
+from tests.standin_feed import EASTERN
 
 SUBMISSIONS = Path(__file__).parent / "fixtures" / "submissions"
 # Real `.txt` submissions with ownership XML (the text-header layout the stand-in reads).
@@ -21,6 +22,7 @@ _TEMPLATES = sorted(
     if "header-only" not in p.name and not p.name.startswith("0001094891-00")
 )
 _ACCESSION = re.compile(rb"\d{10}-\d{2}-\d{6}")
+_ACCEPTANCE = re.compile(rb"<ACCEPTANCE-DATETIME>\d{14}")
 
 
 def template_submissions() -> list[bytes]:
@@ -51,6 +53,15 @@ def copy_as(raw: bytes, accession: str, filed: date) -> SiteFiling:
     return replace(
         SiteFiling.from_submission(content), accession=accession, filed=filed, content=content
     )
+
+
+def with_acceptance(filing: SiteFiling, when: datetime) -> SiteFiling:
+    """The filing accepted at ``when`` (aware, or naive US Eastern): its header's
+    ACCEPTANCE-DATETIME and its feed entries both say so."""
+    eastern = when.astimezone(EASTERN) if when.tzinfo is not None else when
+    stamp = eastern.strftime("%Y%m%d%H%M%S")
+    content = _ACCEPTANCE.sub(b"<ACCEPTANCE-DATETIME>" + stamp.encode(), filing.content, count=1)
+    return replace(filing, content=content, accepted=stamp)
 
 
 def ownership_day(day: date, count: int, *, agent: int = 9000001, first_serial: int = 1) -> list[SiteFiling]:
