@@ -7,7 +7,7 @@
 One day of ``N`` distinct ownership filings (real corpus submissions under new accession
 numbers, ``tests/sitegen.ownership_day``) plus a few non-ownership filings is published on
 the stand-in (``tests/edgar_standin.EdgarStandin``, SEC's rule: at most ``--max-rps``
-requests in any sliding second, an over-limit request gets 429). Then ``ingest.sync.Run``
+requests in any sliding second, an over-limit request gets 429). Then ``ingest.runs.Run``
 syncs that day into a scratch PostgreSQL database exactly as ``edgar-insider sync --date``
 does: daily index, one request per filing, parse and load overlapped. The stand-in runs in
 this process, like in ``tests/test_sync.py``: its handler threads share the interpreter with

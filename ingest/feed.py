@@ -324,7 +324,7 @@ class PollResult:
 
     @property
     def entries(self) -> list[IndexEntry]:
-        """The new filings as work-queue rows (``ingest.queue.enqueue`` takes them)."""
+        """The new filings as work-queue rows (``ingest.workqueue.enqueue`` takes them)."""
         return [filing.index_entry() for filing in self.filings]
 
 

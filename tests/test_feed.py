@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from ingest.queue import is_safe_entry
 
 from ingest.config import EdgarSettings
 from ingest.discover import OWNERSHIP_FORMS
@@ -25,6 +24,7 @@ from ingest.feed import (
     parse_feed,
 )
 from ingest.fetch import EdgarAccessDenied, EdgarClient, FetchFailed, RateLimiter, RetryPolicy
+from ingest.workqueue import is_safe_entry
 from tests.edgar_standin import (
     RATE_THRESHOLD_PAGE,
     EdgarStandin,
