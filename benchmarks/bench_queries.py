@@ -242,7 +242,13 @@ def run(url: str, out_dir: Path | None = None, only: str | None = None,
         if statement_timeout:
             conn.execute(f"SET statement_timeout = {int(statement_timeout * 1000)}")
         parameters = resolve_parameters(conn)
-        facts = database_facts(conn)
+        result = {
+            "commit": _commit(),
+            "measured_at": datetime.now().isoformat(timespec="seconds"),
+            "parameters": {k: str(v) for k, v in parameters.items()},
+            **database_facts(conn),
+            "queries": [],
+        }
         timings = []
         for number, (timing, text) in enumerate(questions(conn, parameters), start=1):
             if only and only.lower() not in timing.name.lower():
@@ -250,16 +256,11 @@ def run(url: str, out_dir: Path | None = None, only: str | None = None,
             print(f"[bench_queries] {timing.name} ...", file=sys.stderr, flush=True)
             measure(conn, timing, text, number, plans)
             timings.append(timing)
-    result = {
-        "commit": _commit(),
-        "measured_at": datetime.now().isoformat(timespec="seconds"),
-        "parameters": {k: str(v) for k, v in parameters.items()},
-        **facts,
-        "queries": [{**asdict(t), "met": t.met} for t in timings],
-    }
-    (out_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+            result["queries"].append({**asdict(timing), "met": timing.met})
+            # written after every query: a long run stopped half-way keeps what it measured
+            (out_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     print(format_table(timings), file=stream)
-    print(f"database {facts['database']}, {facts['size_bytes'] / 2**30:.2f} GiB; "
+    print(f"database {result['database']}, {result['size_bytes'] / 2**30:.2f} GiB; "
           f"results in {out_dir}", file=stream)
     return result
 

@@ -40,8 +40,8 @@ Shape:
   2024 Q3) amends the filing ``AMENDMENT_LAG`` positions earlier, in the ways of
   ``AMENDMENT_KINDS`` taken in turn: restated in full with one value corrected, a partial
   4/A reporting only the corrected line, holdings only, adding or dropping a joint filer,
-  a second 4/A of the same report, a 4/A of one of two same-day filings of the same
-  owners, a 4/A whose original is not in the database while a filing of the same owners
+  a second 4/A of the same report, a 4/A of the second or of the first of two same-day
+  filings of the same owners, a 4/A whose original is not in the database while a filing of the same owners
   and period is, a 4/A adding an omitted line, a 3/A.
 * Same-day filings: besides those, filing i with i % AMENDMENT_EVERY == ``SAME_DAY_AT`` is
   a second Form 4 of the same owners and issuer filed the same day as filing i - 1.
@@ -151,6 +151,7 @@ class AmendmentKind:
     owner_delta: int = 0  # joint filers added (+1) or dropped (-1)
     second: bool = False  # a second amendment of the previous slot's original
     sibling: str | None = None  # the original is the second of two filings: 'same_day'/'next_day'
+    amends_first_of_pair: bool = False  # ... and the amendment amends the first one instead
     original_absent: bool = False  # the original is not in the database
 
 
@@ -165,6 +166,7 @@ AMENDMENT_KINDS = (
     AmendmentKind("adds_filer", "tx4", corrected_shares=0, owner_delta=1),
     AmendmentKind("drops_filer", "joint4", corrected_shares=0, owner_delta=-1),
     AmendmentKind("same_day_pair", "tx4", sibling="same_day"),
+    AmendmentKind("same_day_first", "tx4", sibling="same_day", amends_first_of_pair=True),
     AmendmentKind("full", "tx4"),
     AmendmentKind("original_missing", "tx4", sibling="next_day", original_absent=True),
     AmendmentKind("joint_partial", "jointmulti4", rows="one"),
@@ -295,6 +297,7 @@ def plan_sql(filings: int, pools: dict[str, tuple[int, int]], examples: int) -> 
     second = _kinds_where(lambda k: k.second)
     absent = _kinds_where(lambda k: k.original_absent)
     next_day = _kinds_where(lambda k: k.sibling == "next_day")
+    first_of_pair = _kinds_where(lambda k: k.amends_first_of_pair)
     # originals end early enough for the last amendments (16 weeks at most) to be filed by END
     span = (END - START).days - 120
 
@@ -321,6 +324,7 @@ def plan_sql(filings: int, pools: dict[str, tuple[int, int]], examples: int) -> 
         SELECT i, is_amendment, kind_no,
                CASE WHEN NOT is_amendment THEN i
                     WHEN kind_no IN ({second}) THEN i - {AMENDMENT_EVERY + AMENDMENT_LAG}
+                    WHEN kind_no IN ({first_of_pair}) THEN i - {AMENDMENT_LAG + 1}
                     ELSE i - {AMENDMENT_LAG} END AS a
         FROM generate_series(1, {filings}) AS g(i)
         CROSS JOIN LATERAL (
@@ -715,15 +719,24 @@ def expected_transactions_per_filing(conn: psycopg.Connection) -> float:
     return total / 1000
 
 
+def _foreign_keys_to_filings(conn: psycopg.Connection) -> list[tuple[str, str, str]]:
+    """(table, constraint, definition) of every foreign key that references filings."""
+    return conn.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' AND confrelid = 'filings'::regclass ORDER BY 1, 2"
+    ).fetchall()
+
+
+def _tables_referencing_filings(conn: psycopg.Connection) -> list[str]:
+    return sorted({table for table, _, _ in _foreign_keys_to_filings(conn)})
+
+
 @contextmanager
 def foreign_keys_deferred(conn: psycopg.Connection, clock: _Clock) -> Iterator[None]:
     """Drop the foreign keys to filings for the fill and add them back after it: adding
     one checks every row in one join, where keeping it checks each inserted row alone
     (more than half of the fill's time). The rows are the same either way."""
-    keys = conn.execute(
-        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE contype = 'f' AND confrelid = 'filings'::regclass ORDER BY 1, 2"
-    ).fetchall()
+    keys = _foreign_keys_to_filings(conn)
     for table, name, _ in keys:
         conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
             sql.Identifier(table), sql.Identifier(name)))
@@ -761,6 +774,7 @@ class Generated:
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     unexpected_columns: list[str] = field(default_factory=list)
+    unfilled_tables: list[str] = field(default_factory=list)
     refreshed_with: list[str] = field(default_factory=list)
 
     @property
@@ -809,6 +823,11 @@ def generate(url: str, transactions: int, out: TextIO = sys.stdout,
         conn.execute(PLAN_TABLE_SQL)
         statement = plan_sql(filings, pools, len(examples.pairs))
         clock.step("plan", lambda: conn.execute(statement).rowcount, rows=False)
+        result.unfilled_tables = sorted(
+            set(_tables_referencing_filings(conn)) - {fill.table for fill in table_fills()})
+        for table in result.unfilled_tables:
+            print(f"  note: {table} references filings but is not generated; fill it in a "
+                  "refresh hook or add a TableFill", file=out)
         with foreign_keys_deferred(conn, clock):
             for fill in table_fills():
                 statement, unexpected = fill_statement(conn, fill)

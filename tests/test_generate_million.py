@@ -98,6 +98,7 @@ def test_transactions_are_about_as_many_as_asked(generated: tuple[str, Generated
     result = generated[1]
     assert 0.85 * TRANSACTIONS <= result.transactions <= 1.15 * TRANSACTIONS
     assert result.unexpected_columns == []  # every column is vouched for
+    assert result.unfilled_tables == []  # every child table of filings is generated
 
 
 def test_child_rows_per_form4_match_the_corpus(conn: psycopg.Connection) -> None:
@@ -190,10 +191,34 @@ def test_same_day_filings_of_the_same_owners(conn: psycopg.Connection) -> None:
         GROUP BY 1, 2, 3 HAVING count(*) = 2
     """).fetchall()
     assert pairs
-    # ... and one of such a pair is amended: its date of original submission fits both
-    assert _amendments(conn, "(SELECT count(*) FROM filings s WHERE s.issuer_cik = a.issuer_cik "
-                             "AND s.filed_date = a.date_of_original_submission "
-                             "AND s.document_type = '4') = 2")
+
+
+def test_either_of_two_same_day_filings_is_amended(conn: psycopg.Connection) -> None:
+    """Its date of original submission fits both; its lines are those of the first of the
+    pair (by acceptance time) for some amendments, of the second for others."""
+    lines = " || ".join(
+        f"ARRAY(SELECT '{t}:' || x.sequence || ':' || x.transaction_date || ':' "
+        f"|| x.transaction_code FROM {t} x WHERE x.accession_number = {{acc}} ORDER BY 1)"
+        for t in TRANSACTION_TABLES
+    )
+    amended = conn.execute(f"""
+        WITH pair AS (
+            SELECT a.accession_number AS amendment, o.accession_number AS original,
+                   row_number() OVER (PARTITION BY a.accession_number ORDER BY o.accepted_at) AS nth,
+                   count(*) OVER (PARTITION BY a.accession_number) AS candidates
+            FROM filings a JOIN filings o ON o.issuer_cik = a.issuer_cik
+                 AND o.filed_date = a.date_of_original_submission AND o.document_type = '4'
+            WHERE a.document_type = '4/A' AND {GENERATED.format(alias='a')}
+        ),
+        matching AS (
+            SELECT amendment, nth FROM pair
+            WHERE candidates = 2
+              AND {lines.format(acc='amendment')} = {lines.format(acc='original')}
+        )
+        SELECT DISTINCT nth FROM matching
+        WHERE amendment IN (SELECT amendment FROM matching GROUP BY 1 HAVING count(*) = 1)
+    """).fetchall()
+    assert sorted(n for (n,) in amended) == [1, 2]
 
 
 def test_amendment_whose_original_is_not_in_the_database(conn: psycopg.Connection) -> None:
