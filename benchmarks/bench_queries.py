@@ -188,14 +188,14 @@ def measure(conn: psycopg.Connection, timing: Timing, text: str, number: int,
             path.write_text(f"-- {timing.name} ({timing.source}): second run "
                             f"{timing.seconds:.3f} s\n{text}\n\n"
                             + "\n".join(line for (line,) in plan) + "\n")
-            timing.plan_file = str(path)
+            timing.plan_file = str(path.relative_to(plans.parent))
     except psycopg.Error as exc:
         timing.error = str(exc).strip().splitlines()[0]
 
 
 def database_facts(conn: psycopg.Connection) -> dict[str, Any]:
     settings = dict(conn.execute(
-        "SELECT name, setting || coalesce(unit, '') FROM pg_settings "
+        "SELECT name, current_setting(name) FROM pg_settings "
         "WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'jit', "
         "'max_parallel_workers_per_gather', 'random_page_cost')"
     ).fetchall())

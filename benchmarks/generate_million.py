@@ -20,7 +20,9 @@ How (all deterministic: the same N gives the same rows):
    table's real columns, read from the catalog: a column that is not overridden below is
    copied as loaded, dates move with the filing, amounts vary per filing. A column the
    loader fills that is neither from the parser's catalog nor overridden is reported at
-   run time (a stored, derived column needs an override or the refresh step).
+   run time (a stored, derived column needs an override or the refresh step), and so is a
+   table referencing filings that is not filled. The foreign keys to filings are dropped
+   for the fill and added back after it (which checks every row in one join).
 4. Refresh. The hook functions of ``REFRESH_HOOKS`` that exist in the schema are called
    over every accession (in batches), then ``VACUUM (ANALYZE)``.
 
@@ -41,8 +43,8 @@ Shape:
   ``AMENDMENT_KINDS`` taken in turn: restated in full with one value corrected, a partial
   4/A reporting only the corrected line, holdings only, adding or dropping a joint filer,
   a second 4/A of the same report, a 4/A of the second or of the first of two same-day
-  filings of the same owners, a 4/A whose original is not in the database while a filing of the same owners
-  and period is, a 4/A adding an omitted line, a 3/A.
+  filings of the same owners, a 4/A whose original is not in the database while a filing
+  of the same owners and period is, a 4/A adding an omitted line, a 3/A.
 * Same-day filings: besides those, filing i with i % AMENDMENT_EVERY == ``SAME_DAY_AT`` is
   a second Form 4 of the same owners and issuer filed the same day as filing i - 1.
 * The documented examples: the issuers and owners of docs/queries.md's ``params`` rows
@@ -809,39 +811,51 @@ def generate(url: str, transactions: int, out: TextIO = sys.stdout,
     """Fill the migrated, empty database at ``url`` with about ``transactions`` transactions."""
     result = Generated()
     clock = _Clock(result, out)
-    examples = documented_examples()
     with psycopg.connect(db.libpq_conninfo(db.normalize_url(url)), autocommit=True) as conn:
         conn.execute("SET jit = off")  # compiling these long expressions costs more than it saves
-        corpus = clock.step("templates loaded", lambda: load_templates(conn), rows=False)
-        pools = build_templates(conn, corpus, examples)
-        result.templates = conn.execute("SELECT count(*) FROM gen_template").fetchone()[0]
-        per_filing = expected_transactions_per_filing(conn)
-        filings = max(2 * AMENDMENT_EVERY, round(transactions / per_filing))
-        result.filings_planned = filings
-        print(f"  {result.templates} templates; {per_filing:.2f} transactions per filing "
-              f"expected: {filings:,} filing positions", file=out)
-        conn.execute(PLAN_TABLE_SQL)
-        statement = plan_sql(filings, pools, len(examples.pairs))
-        clock.step("plan", lambda: conn.execute(statement).rowcount, rows=False)
-        result.unfilled_tables = sorted(
-            set(_tables_referencing_filings(conn)) - {fill.table for fill in table_fills()})
-        for table in result.unfilled_tables:
-            print(f"  note: {table} references filings but is not generated; fill it in a "
-                  "refresh hook or add a TableFill", file=out)
-        with foreign_keys_deferred(conn, clock):
-            for fill in table_fills():
-                statement, unexpected = fill_statement(conn, fill)
-                result.unexpected_columns += unexpected
-                clock.step(fill.table, lambda s=statement: conn.execute(s).rowcount)
-        issuers, persons = clock.step("issuers and persons",
-                                      lambda: _fill_issuers_and_persons(conn), rows=False)
-        print(f"    {issuers:,} issuers, {persons:,} persons", file=out)
-        for column in result.unexpected_columns:
-            print(f"  note: {column} is copied from the template rows as loaded; if it is "
-                  "derived from other rows, override it or refresh it", file=out)
+        _plan(conn, transactions, result, clock, out)
+        _fill(conn, result, clock, out)
         clock.step("refresh", lambda: refresh(conn, refresh_batch, result, out), rows=False)
         clock.step("vacuum analyze", lambda: conn.execute("VACUUM (ANALYZE)"), rows=False)
     return result
+
+
+def _plan(conn: psycopg.Connection, transactions: int, result: Generated, clock: _Clock,
+          out: TextIO) -> None:
+    """Templates loaded, then gen_plan: enough filings for about ``transactions``."""
+    examples = documented_examples()
+    corpus = clock.step("templates loaded", lambda: load_templates(conn), rows=False)
+    pools = build_templates(conn, corpus, examples)
+    result.templates = conn.execute("SELECT count(*) FROM gen_template").fetchone()[0]
+    per_filing = expected_transactions_per_filing(conn)
+    filings = max(2 * AMENDMENT_EVERY, round(transactions / per_filing))
+    result.filings_planned = filings
+    print(f"  {result.templates} templates; {per_filing:.2f} transactions per filing "
+          f"expected: {filings:,} filing positions", file=out)
+    conn.execute(PLAN_TABLE_SQL)
+    statement = plan_sql(filings, pools, len(examples.pairs))
+    clock.step("plan", lambda: conn.execute(statement).rowcount, rows=False)
+
+
+def _fill(conn: psycopg.Connection, result: Generated, clock: _Clock, out: TextIO) -> None:
+    """Every table from the plan and the templates, then issuers and persons."""
+    fills = table_fills()
+    result.unfilled_tables = sorted(
+        set(_tables_referencing_filings(conn)) - {fill.table for fill in fills})
+    for table in result.unfilled_tables:
+        print(f"  note: {table} references filings but is not generated; fill it in a "
+              "refresh hook or add a TableFill", file=out)
+    with foreign_keys_deferred(conn, clock):
+        for fill in fills:
+            statement, unexpected = fill_statement(conn, fill)
+            result.unexpected_columns += unexpected
+            clock.step(fill.table, lambda s=statement: conn.execute(s).rowcount)
+    issuers, persons = clock.step("issuers and persons",
+                                  lambda: _fill_issuers_and_persons(conn), rows=False)
+    print(f"    {issuers:,} issuers, {persons:,} persons", file=out)
+    for column in result.unexpected_columns:
+        print(f"  note: {column} is copied from the template rows as loaded; if it is "
+              "derived from other rows, override it or refresh it", file=out)
 
 
 def refresh(conn: psycopg.Connection, batch: int, result: Generated, out: TextIO) -> None:
