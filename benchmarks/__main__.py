@@ -4,8 +4,9 @@
     python -m benchmarks --quick              # a smoke run: ~3 minutes
     python -m benchmarks --sizes 10000,50000 --fetch-filings 2000 --parse-seconds 10
     python -m benchmarks --skip fetch --json  # parts can be skipped; JSON for records
+    python -m benchmarks --only queries --transactions 30000000   # issue 12's full history
 
-Parts:
+Parts (the first three run by default; ``queries`` only when named with ``--only``):
 
 * parse: ``benchmarks.bench_parse.run(seconds)`` when that module exists (docs/s of our
   parser, edgartools and the lxml ceiling, and their ratios), else "n/a";
@@ -13,7 +14,11 @@ Parts:
   ``reparse --all``, on a scratch database): filings/s, child-table rows/s, peak RSS of the
   process tree;
 * fetch: ``benchmarks.bench_fetch`` (a nightly sync against the local EDGAR stand-in at
-  10 req/s): requests/s, most requests in any 1-second window, the sync's time.
+  10 req/s): requests/s, most requests in any 1-second window, the sync's time;
+* queries: ``benchmarks.bench_queries`` (every docs/queries.md block and the day-one
+  questions, second run of each, plans of the slow ones) on a database of
+  ``--transactions`` built by ``benchmarks.generate_million`` (30 M: hours, tens of GB),
+  or on an existing one (``--queries-url``). Not run unless ``--only queries``.
 
 Needs a PostgreSQL server to create scratch databases on (``--server``, default
 ``$BENCH_DATABASE_URL`` or ``postgresql://postgres@127.0.0.1:5432/postgres``). Figures are
@@ -37,7 +42,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-PARTS = ("parse", "ingest", "fetch")
+PARTS = ("parse", "ingest", "fetch", "queries")
+DEFAULT_PARTS = ("parse", "ingest", "fetch")  # queries: a 30 M-transaction build takes hours
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -114,6 +120,39 @@ def run_fetch(filings: int, server: str, burn: int) -> tuple[list[tuple[str, str
     return rows, results
 
 
+def run_queries(server: str, transactions: int, url: str | None,
+                keep: bool) -> tuple[list[tuple[str, str, str]], dict]:
+    from benchmarks import bench_queries, generate_million
+
+    name = None
+    generated: dict[str, Any] = {}
+    if url is None:
+        started = time.monotonic()
+        name, url = generate_million.create_database(server)
+        result = generate_million.generate(url, transactions, out=sys.stderr)
+        generated = {"database": name, "seconds": time.monotonic() - started,
+                     "rows": result.rows, "size_bytes": generate_million.database_size(url)}
+        for line in generate_million.summary(result, generated["size_bytes"], generated["seconds"]):
+            print(line, file=sys.stderr)
+    try:
+        measured = bench_queries.run(url, stream=sys.stderr)
+    finally:
+        if name is not None and not keep:
+            generate_million.drop_database(server, name)
+    rows = []
+    if generated:
+        rows.append(("queries: database built", f"{generated['seconds'] / 60:.1f} min",
+                     f"{sum(generated['rows'].get(t, 0) for t in generate_million.TRANSACTION_TABLES):,} "
+                     f"transactions, {generated['size_bytes'] / 2**30:.1f} GiB"))
+    for q in measured["queries"]:
+        value = f"{q['seconds']:.3f} s" if q["seconds"] is not None else "error"
+        met = {True: "met", False: "NOT met", None: q["error"]}[q["met"]]
+        rows.append((f"query {q['name']}", value,
+                     f"{q['rows'] if q['rows'] is not None else '-'} rows; "
+                     f"target < {q['target_seconds']:g} s: {met}"))
+    return rows, {"generated": generated, **measured}
+
+
 def format_table(rows: list[tuple[str, str, str]]) -> str:
     width = max([len("benchmark"), *(len(r[0]) for r in rows)])
     value_width = max([len("value"), *(len(r[1]) for r in rows)])
@@ -145,6 +184,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="CPU burners alongside the fetch run [default: 0]")
     parser.add_argument("--skip", action="append", choices=PARTS, default=[],
                         help="leave a part out (repeatable)")
+    parser.add_argument("--only", action="append", choices=PARTS, default=[],
+                        help="run only this part (repeatable; the way to run 'queries')")
+    parser.add_argument("--transactions", type=int, default=30_000_000,
+                        help="queries: transactions of the generated database [default: 30 M]")
+    parser.add_argument("--queries-url",
+                        help="queries: measure this existing database instead of generating one")
+    parser.add_argument("--keep", action="store_true",
+                        help="queries: keep the generated database (it is dropped otherwise)")
     parser.add_argument("--server", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER),
                         help="PostgreSQL server URL for scratch databases")
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON too")
@@ -155,20 +202,27 @@ def main(argv: list[str] | None = None) -> int:
     fetch_filings = args.fetch_filings or (200 if args.quick else 2000)
     parse_seconds = args.parse_seconds or (3.0 if args.quick else 10.0)
 
+    parts = [p for p in (args.only or DEFAULT_PARTS) if p not in args.skip]
     started = time.time()
     rows: list[tuple[str, str, str]] = []
     raw: dict[str, Any] = {}
-    if "parse" not in args.skip:
+    if "parse" in parts:
         print("[benchmarks] parse ...", file=sys.stderr)
         rows += run_parse(parse_seconds)
-    if "ingest" not in args.skip:
+    if "ingest" in parts:
         print(f"[benchmarks] ingest {sizes} ...", file=sys.stderr)
         ingest_rows, raw["ingest"] = run_ingest(sizes, args.server)
         rows += ingest_rows
-    if "fetch" not in args.skip:
+    if "fetch" in parts:
         print(f"[benchmarks] fetch {fetch_filings} ...", file=sys.stderr)
         fetch_rows, raw["fetch"] = run_fetch(fetch_filings, args.server, args.burn)
         rows += fetch_rows
+    if "queries" in parts:
+        what = "an existing database" if args.queries_url else f"{args.transactions:,} transactions"
+        print(f"[benchmarks] queries on {what} ...", file=sys.stderr)
+        query_rows, raw["queries"] = run_queries(args.server, args.transactions,
+                                                 args.queries_url, args.keep)
+        rows += query_rows
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"edgar-insider benchmarks, commit {_commit()}, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average at end "
