@@ -11,7 +11,9 @@ The exit codes are listed in ``ingest/errors.py`` and the README.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,13 +26,17 @@ from . import status as status_report
 from .config import EdgarSettings
 from .datasets import FIRST_QUARTER, normalize_quarter, quarter_name
 from .errors import ExitCode, as_stop, exit_code_for
-from .fetch import EdgarClient
+from .fetch import EdgarClient, RetryPolicy
 from .pipeline import DEFAULT_BATCH_SIZE, RunReport
+from .progress import WatchLines
 from .records import PARSER_VERSION
 
 log = logging.getLogger(__name__)
 
 STATUS_HINT = "(see: edgar-insider status)"
+# Feed pages are asked for again at the next poll anyway: a short retry policy, so that the
+# 503 EDGAR answers past the last page costs seconds, not the fetcher's two minutes.
+FEED_RETRY = RetryPolicy(max_attempts=2, backoff_initial=0.5, backoff_max=2.0)
 FAILURES_SHOWN = 20
 
 
@@ -295,6 +301,35 @@ def _quarter(value: str | None, name: str) -> str | None:
         return normalize_quarter(value)
     except ValueError:
         return quarter_name(_day(value, name))
+
+
+@cli.command()
+@click.option("--interval", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              metavar="SECONDS", help="Seconds between two polls of EDGAR's latest-filings feed.")
+@fetch_workers_option
+@batch_size_option(50)
+def watch(interval: float, workers: int, batch_size: int) -> None:
+    """Keep the database current intraday: poll EDGAR's latest-filings feed and load each new
+    Form 3, 4, 5 (and amendment) within minutes of its acceptance.
+
+    Runs until SIGTERM or SIGINT (Ctrl-C), which stop it after the current batch. Network
+    errors, SEC block pauses and a database restart are waited out with backoff, never an
+    exit. Runs beside the nightly sync and a backfill (they share the machine's 10
+    requests/s and never fetch the same filing); one watch per database (a second exits 3).
+    The nightly sync stays the reconciliation: whatever the feed missed, the day's index
+    brings in. One line per poll (a live status line on a terminal).
+    """
+    client = _client()
+    poll_client = EdgarClient(client.settings, limiter=client.limiter, retry=FEED_RETRY)
+    target = db.ready()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    say = WatchLines(sys.stderr)
+    with client, poll_client:
+        runs.Watch(target.url, client, poll_client, interval=interval, workers=workers,
+                   batch_size=batch_size, stop=stop, say=say).run()
+    say.close()
 
 
 @cli.command()

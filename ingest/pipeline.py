@@ -41,6 +41,7 @@ from concurrent.futures import (
     wait,
 )
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,7 +53,7 @@ from .errors import Stop, connection_lost, database_lost, first_line
 from .fetch import EdgarClient, FetchFailed, Unavailable
 from .load import Loader
 from .progress import Progress
-from .records import PARSER_VERSION
+from .records import FILING_COLUMNS, PARSER_VERSION
 from .runlock import RunLock
 from .worker import Outcome, Stage, Status, parse_step, run_chunk_pickled
 
@@ -140,7 +141,7 @@ class RunReport:
 class Source(Protocol):
     label: str
 
-    def total(self) -> int: ...
+    def total(self) -> int | None: ...  # None: open-ended (watch)
 
     def tasks(self) -> Iterator[Any]: ...
 
@@ -201,6 +202,82 @@ def _queue_status(outcome: Outcome) -> str:
     if outcome.status is Status.FAILED:
         return workqueue.FAILED
     return workqueue.DONE
+
+
+@dataclass(slots=True)
+class PollReport:
+    """What ``watch`` says after each poll (and between two polls, what was loaded)."""
+
+    new: int  # filings queued by this poll
+    requests: int  # feed pages asked for
+    complete: bool
+    loaded: int  # filings stored since the previous poll
+    failed: int  # failed or missing since the previous poll
+    lags: list[float]  # seconds from acceptance to load of those stored
+    pending: int  # watch work left in the queue
+
+
+class WatchSource:
+    """Open-ended work for ``watch``: every ``interval`` seconds, poll EDGAR's latest-filings
+    feed (``ingest/feed.py``), queue the new filings (origin ``watch``) and hand out the
+    watch's work: those, what an earlier watch left, and retries that are due; between polls,
+    IDLE. It ends when ``stop`` is set. ``say`` gets a :class:`PollReport` after each poll."""
+
+    label = "watch"
+
+    def __init__(self, conn: psycopg.Connection, lock: RunLock, poller: Any, interval: float,
+                 stop: threading.Event, say: Callable[[PollReport], None]) -> None:
+        self.conn, self.lock, self.poller, self.interval = conn, lock, poller, interval
+        self.stop, self.say = stop, say
+        self._queue = QueueSource(conn, workqueue.Scope(leftovers_of="watch"), lock, self.label)
+        self._in_flight: set[str] = set()
+        self._loaded = self._failed = 0
+        self._lags: list[float] = []
+
+    def total(self) -> None:
+        return None
+
+    def tasks(self) -> Iterator[QueueTask | object]:
+        next_poll = 0.0
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now >= next_poll:
+                next_poll = now + self.interval
+                self._poll()
+                for task in self._queue.tasks():
+                    if task.item.accession_number not in self._in_flight:
+                        self._in_flight.add(task.item.accession_number)
+                        yield task
+            else:
+                self.stop.wait(min(_POLL, next_poll - now))
+            yield IDLE  # the loop collects, stores and renews its lease between polls
+
+    def _poll(self) -> None:
+        result = self.poller.poll()
+        with self.conn.transaction():
+            new = workqueue.enqueue(self.conn, result.entries, "watch")
+        pending = self._queue.total()
+        self.say(PollReport(new, result.requests, result.complete, self._loaded, self._failed,
+                            self._lags, pending))
+        self._loaded = self._failed = 0
+        self._lags = []
+
+    def record(self, conn: psycopg.Connection, outcomes: Sequence[Outcome]) -> None:
+        self._queue.record(conn, outcomes)
+        now = datetime.now(UTC)
+        for outcome in outcomes:
+            if isinstance(outcome.task, workqueue.QueueItem):
+                self._in_flight.discard(outcome.task.accession_number)
+            if outcome.status in _NOT_DONE:
+                self._failed += 1
+            elif outcome.stored and outcome.item is not None:
+                self._loaded += 1
+                accepted = outcome.item.rows.filing[_ACCEPTED_AT]
+                if accepted is not None:
+                    self._lags.append((now - accepted).total_seconds())
+
+
+_ACCEPTED_AT = FILING_COLUMNS.index("accepted_at")
 
 
 class FileSource:
@@ -406,21 +483,24 @@ class Pipeline:
     interactive: bool | None = None
     requests: Callable[[], int] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    progress: bool = True  # False: the source reports progress itself (watch)
 
     def run(self, source: Source, step: Callable[[Any], Outcome], *, pool: str = "threads",
             workers: int | None = 4, force: bool = False, chunk: int | None = None) -> None:
         """Every task of ``source`` through ``step``: ``pool`` is 'threads' or 'processes'
         (``workers`` None: one process per CPU, none for small runs; 0: in this thread)."""
         total = source.total()
-        self.report.to_process += total
-        if total == 0:
-            return
-        workers = worker_count(workers, total)
+        if total is not None:
+            self.report.to_process += total
+            if total == 0:
+                return
+        workers = worker_count(workers, total if total is not None else POOL_THRESHOLD)
         kind = "inline" if workers <= 0 else pool
         group = chunk or (32 if kind == "processes" else 1)
         in_flight = max(2 * max(workers, 1), -(-2 * self.batch_size // group) if kind == "processes" else 0)
-        progress = Progress(total, source.label, stream=self.progress_stream,
-                            interactive=self.interactive, requests=self.requests)
+        progress = Progress(total or 0, source.label, stream=self.progress_stream,
+                            interactive=self.interactive, requests=self.requests,
+                            quiet=not self.progress)
         runner = _Loop(self, source, step, StepPool(kind, workers, group), progress, force, in_flight)
         try:
             runner.run()

@@ -7,12 +7,16 @@ no control characters, so mail from cron stays readable.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from datetime import datetime
+from typing import Any, TextIO
 
 from tqdm import tqdm
+
+from .sgml import EASTERN  # EDGAR's clock
 
 
 class Progress:
@@ -25,6 +29,7 @@ class Progress:
         every: int = 500,
         requests: Callable[[], int] | None = None,
         interactive: bool | None = None,
+        quiet: bool = False,
     ) -> None:
         self.stream = stream or sys.stderr
         self.total = total
@@ -35,8 +40,10 @@ class Progress:
         self._requests = requests or (lambda: 0)
         self._requests_at_start = self._requests()
         self._started = time.monotonic()
-        self._next_line = self.every
-        if interactive is None:
+        self._next_line = math.inf if quiet else self.every
+        if quiet:
+            interactive = False
+        elif interactive is None:
             interactive = bool(getattr(self.stream, "isatty", lambda: False)())
         self._bar = (
             tqdm(total=total, desc=label, unit="filing", file=self.stream, dynamic_ncols=True)
@@ -75,3 +82,45 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+class WatchLines:
+    """What ``watch`` says: one plain line per poll when not on a terminal (cron, a service's
+    journal), a live status line on a terminal; a waiting message always on its own line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.interactive = bool(getattr(stream, "isatty", lambda: False)())
+        self._live = False
+
+    def __call__(self, what: object) -> None:
+        if isinstance(what, str):
+            self._write(what, final=True)
+            return
+        self._write(self.poll_line(what), final=not self.interactive)
+
+    @staticmethod
+    def poll_line(poll: Any) -> str:
+        now = datetime.now(EASTERN).strftime("%Y-%m-%d %H:%M:%S %Z")
+        lag = ""
+        if poll.lags:
+            ordered = sorted(poll.lags)
+            lag = f", lag median {ordered[len(ordered) // 2]:.0f} s, max {ordered[-1]:.0f} s"
+        failed = f", {poll.failed} failed or missing" if poll.failed else ""
+        partial = "" if poll.complete else " (feed not read to the end: read again next poll)"
+        return (f"{now} watch: {poll.new} new filing(s) in the feed ({poll.requests} request(s))"
+                f"{partial}; loaded {poll.loaded} since the last poll{lag}{failed}; "
+                f"{poll.pending} to fetch")
+
+    def _write(self, line: str, *, final: bool) -> None:
+        if self.interactive:
+            self.stream.write("\r\x1b[2K" + line + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+        self._live = self.interactive and not final
+
+    def close(self) -> None:
+        if self._live:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -11,7 +11,8 @@ Two parts, both on the run's *working* connection (the one that loads; nothing i
   that finds a live lease held by a process that may still be fetching refuses to start
   (exit 3, saying until when), while the old run fails its next renewal or check and stops
   before that time. A holder known to be dead (same host, its process gone: a SIGKILL) does
-  not delay anyone.
+  not delay anyone, nor does a lease of the same process from a session it lost (``watch``
+  reconnecting after a database restart: its fetches share this process's limiter).
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def _alive(host: str, pid: int) -> bool:
         return True
 
 
+def _ours(host: str, pid: int) -> bool:
+    """A lease of this very process, from a session it lost (``watch`` reconnecting): its
+    fetches all go through this process's own limiter and its pool has stopped."""
+    return host == socket.gethostname() and pid == os.getpid()
+
+
 class RunLock:
     """The lock of one run of kind ``name`` (a context manager)."""
 
@@ -102,7 +109,7 @@ class RunLock:
                 "SELECT holder, host, pid, command, expires_at, expires_at > now() FROM run_locks"
                 " WHERE name = %s FOR UPDATE", (self.name,)
             ).fetchone()
-            if row is not None and row[5] and _alive(row[1], row[2]):
+            if row is not None and row[5] and _alive(row[1], row[2]) and not _ours(row[1], row[2]):
                 raise RunLocked(_still_fetching(self.name, row[3], row[1], row[2], row[4]))
             self.conn.execute(
                 "INSERT INTO run_locks (name, holder, host, pid, command, expires_at)"

@@ -39,9 +39,19 @@ from .discover import (
     quarters_between,
 )
 from .discover import days_between as days_between
-from .errors import ExitCode, as_stop, exit_code_for
+from .errors import ExitCode, RunStopped, as_stop, exit_code_for
+from .feed import FeedPoller
 from .fetch import EdgarClient, FetchFailed, Unavailable
-from .pipeline import FileSource, Pipeline, QueueSource, RunReport, StoredSource, fetch_step
+from .pipeline import (
+    FileSource,
+    Pipeline,
+    PollReport,
+    QueueSource,
+    RunReport,
+    StoredSource,
+    WatchSource,
+    fetch_step,
+)
 from .runlock import RunLock
 from .sgml import EASTERN
 from .worker import read_file, reparse_stored
@@ -201,7 +211,7 @@ class Run:
         self.discover_days(days)
         scope = workqueue.Scope(
             first_day=min(days) if days else None, last_day=max(days) if days else None,
-            leftovers=True,
+            leftovers_of="sync",
         )
         return self.process(scope, "sync")
 
@@ -288,6 +298,75 @@ def _add_quarter(report: RunReport, quarter: QuarterReport) -> None:
 def _clip_quarter(year: int, quarter: int, first: date, last: date) -> tuple[date, date]:
     start, end = quarter_bounds(year, quarter)
     return max(start, first), min(end, last)
+
+
+# ---------------------------------------------------------------------------------------------
+# watch: the latest-filings feed, for months
+# ---------------------------------------------------------------------------------------------
+
+# How long watch waits after an outage (database, EDGAR, a lost lease) before trying again:
+# doubling from the first to the last, reset once a session has run for a while.
+WATCH_BACKOFF = (5.0, 300.0)
+_WATCH_SETTLED = 300.0  # a session that ran this long resets the backoff
+
+
+class Watch:
+    """``edgar-insider watch``: poll the feed every ``interval`` seconds, queue, fetch and load
+    through the same loop as sync, until ``stop`` is set (SIGTERM/SIGINT). Outages (the
+    database restarting, EDGAR unreachable, the lease lost with its session) are waited out
+    with backoff and the watch goes on; only a second watch (RunLocked) or a configuration
+    error ends it."""
+
+    def __init__(self, database_url: str, client: EdgarClient, poll_client: EdgarClient, *,
+                 interval: float, workers: int, batch_size: int, stop: Any, say: Any) -> None:
+        self.database_url, self.client = database_url, client
+        self.interval, self.workers, self.batch_size = interval, workers, batch_size
+        self.stop, self.say = stop, say
+        self._conn: psycopg.Connection | None = None
+        # One poller for the life of the watch: its floors survive a reconnect.
+        self.poller = FeedPoller(poll_client, known=self._known)
+
+    def _known(self, accessions: Sequence[str]) -> set[str]:
+        assert self._conn is not None
+        return workqueue.known_accessions(self._conn, list(accessions))
+
+    def run(self) -> None:
+        delay = WATCH_BACKOFF[0]
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                self._session()
+            except Exception as exc:  # noqa: BLE001 - outages are waited out, the rest raised
+                stop = as_stop(exc)
+                if not isinstance(stop, RunStopped):
+                    raise
+                if time.monotonic() - started > _WATCH_SETTLED:
+                    delay = WATCH_BACKOFF[0]
+                self.say(f"waiting {delay:.0f} s, then going on: {stop}")
+                self.stop.wait(delay)
+                delay = min(delay * 2, WATCH_BACKOFF[1])
+
+    def _session(self) -> None:
+        report = RunReport()
+        started_at = datetime.now().astimezone()
+        with db.connect(self.database_url, autocommit=True) as conn:
+            self._conn = conn
+            with RunLock(conn, "watch", "watch") as lock:
+                pipeline = Pipeline(conn, report, batch_size=self.batch_size, lock=lock,
+                                    progress=False, stop=self.stop,
+                                    requests=lambda: self.client.stats.requests)
+
+                def on_poll(poll: PollReport) -> None:
+                    self.say(poll)
+                    report.failures.clear()  # said with the poll: memory stays flat for months
+                    report.unparsed_filings.clear()
+
+                source = WatchSource(conn, lock, self.poller, self.interval, self.stop, on_poll)
+                try:
+                    pipeline.run(source, fetch_step(self.client, lock), pool="threads",
+                                 workers=self.workers)
+                finally:
+                    record_run(conn, "watch", started_at, report, None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -53,15 +53,16 @@ class Scope:
     """Which queued filings a run works on.
 
     ``first_day``..``last_day`` and ``accessions`` are explicit: every filing there not yet
-    done, whatever its retry schedule (given-up ones included). ``leftovers`` adds what the
-    nightly job owes: filings an earlier sync queued and did not finish, and every failed or
-    missing filing whose retry is due, whichever run queued it. A backfill's own pending
-    range stays the backfill's: a nightly sync never inherits a week-long backfill.
+    done, whatever its retry schedule (given-up ones included). ``leftovers_of`` adds what a
+    recurring run owes: the filings an earlier run of that origin (``sync``, ``watch``) queued
+    and did not finish, and every failed or missing filing whose retry is due, whichever run
+    queued it. A backfill's own pending range stays the backfill's: a nightly sync never
+    inherits a week-long backfill.
     """
 
     first_day: date | None = None
     last_day: date | None = None
-    leftovers: bool = False
+    leftovers_of: str | None = None
     accessions: tuple[str, ...] | None = None
     newest_first: bool = False  # by filed date, newest first (else by accession)
     dataset_only: bool = False  # only filings stored so far from a data set (to make them exact)
@@ -179,8 +180,9 @@ _SCOPE_SQL = """
     AND (
         (%(first_day)s::date IS NOT NULL AND filed_date BETWEEN %(first_day)s AND %(last_day)s)
         OR (%(accessions)s::text[] IS NOT NULL AND accession_number = ANY(%(accessions)s))
-        OR (%(leftovers)s AND status = 'pending' AND origin = 'sync')
-        OR (%(leftovers)s AND status IN ('failed', 'missing') AND next_attempt_at <= now())
+        OR (status = 'pending' AND origin = %(leftovers_of)s)
+        OR (%(leftovers_of)s::text IS NOT NULL AND status IN ('failed', 'missing')
+            AND next_attempt_at <= now())
     )
 """
 
@@ -189,7 +191,7 @@ def _scope_params(scope: Scope) -> dict[str, object]:
     return {
         "first_day": scope.first_day,
         "last_day": scope.last_day or scope.first_day,
-        "leftovers": scope.leftovers,
+        "leftovers_of": scope.leftovers_of,
         "accessions": list(scope.accessions) if scope.accessions is not None else None,
         "dataset_only": scope.dataset_only,
     }
@@ -284,6 +286,19 @@ def loaded_accessions(conn: psycopg.Connection, accessions: list[str]) -> set[st
     rows = conn.execute(
         "SELECT accession_number FROM filings WHERE accession_number = ANY(%s)"
         " AND source_kind <> 'dataset'", (accessions,)
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def known_accessions(conn: psycopg.Connection, accessions: list[str]) -> set[str]:
+    """Which of these accessions this database already has: queued, or stored from the filing
+    (the latest-filings feed need not queue them again)."""
+    if not accessions:
+        return set()
+    rows = conn.execute(
+        "SELECT accession_number FROM fetch_queue WHERE accession_number = ANY(%(accs)s)"
+        " UNION SELECT accession_number FROM filings WHERE accession_number = ANY(%(accs)s)"
+        " AND source_kind <> 'dataset'", {"accs": accessions},
     ).fetchall()
     return {row[0] for row in rows}
 
