@@ -45,11 +45,12 @@ RUN pip install --no-cache-dir --no-index --find-links=/tmp/wheels edgar-insider
 COPY --from=builder /usr/local/bin/supercronic /usr/local/bin/supercronic
 COPY deploy/crontab /etc/edgar-insider/crontab
 RUN useradd --create-home --home-dir /home/edgar --uid 10001 --user-group edgar \
- && install -d -o edgar -g edgar /home/edgar/data /home/edgar/backups
+ && install -d -o edgar -g edgar /home/edgar/data /home/edgar/backups /home/edgar/rate
 USER edgar
 WORKDIR /home/edgar
 # Local state (the embedded database, used when no DATABASE_URL is set: mount a volume
-# there to keep it) and /home/edgar/backups for `edgar-insider backup`.
+# there to keep it), /home/edgar/backups for `edgar-insider backup`, and /home/edgar/rate for
+# the rate-limit file the services share (EDGAR_RATE_STATE, set in docker-compose.yml).
 ENV EDGAR_INSIDER_HOME=/home/edgar/data \
     PYTHONUNBUFFERED=1
 CMD ["edgar-insider", "--help"]

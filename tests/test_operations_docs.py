@@ -62,5 +62,7 @@ def test_the_status_lines_quoted_are_the_ones_status_prints() -> None:
         assert fragments and all(f in STATUS_SOURCE for f in fragments), line
 
 
-def test_the_monitoring_placeholder_is_marked() -> None:
-    assert "placeholder" in section("Monitor")
+def test_the_monitoring_section_documents_json_and_check() -> None:
+    monitor = section("Monitor")
+    assert "placeholder" not in monitor
+    assert "status --json" in monitor and "status --check" in monitor

@@ -6,7 +6,7 @@ files (there is no Docker daemon here): the facts an operator relies on.
 * The wheel carries the Alembic migrations (ingest/db.py finds them there).
 * Compose: db, migrate and nightly, scheduled by supercronic with deploy/crontab, health
   checks, the configuration variables of README's table, no install at start-up, no
-  sleep loop; `watch` only as a comment until issue 14 brings the command.
+  sleep loop; `watch` beside the nightly job, both sharing the rate-limit file.
 * Every `edgar-insider ...` in them is a real command with real options.
 """
 
@@ -161,8 +161,8 @@ def test_the_wheel_carries_the_migrations() -> None:
 # ---------------------------------------------------------------------------
 
 
-def test_compose_has_the_database_the_migration_and_the_nightly_job() -> None:
-    assert set(SERVICES) == {"db", "migrate", "nightly"}
+def test_compose_has_the_database_the_migration_the_nightly_job_and_watch() -> None:
+    assert set(SERVICES) == {"db", "migrate", "nightly", "watch"}
     assert "healthcheck" in SERVICES["db"] and "healthcheck" in SERVICES["nightly"]
     nightly = SERVICES["nightly"]["depends_on"]
     assert nightly["db"]["condition"] == "service_healthy"
@@ -171,12 +171,17 @@ def test_compose_has_the_database_the_migration_and_the_nightly_job() -> None:
         assert SERVICES[name]["build"] == "." and SERVICES[name]["image"] == SERVICES["nightly"]["image"]
 
 
-def test_the_watch_service_waits_for_issue_14() -> None:
-    text = COMPOSE.read_text(encoding="utf-8")
-    commented = [line for line in text.splitlines() if "watch" in line]
-    assert commented and all(line.lstrip().startswith("#") for line in commented)
-    assert "issue 14" in text
-    assert "watch" not in SERVICES
+def test_watch_runs_beside_the_nightly_job_sharing_the_rate_limit() -> None:
+    watch = SERVICES["watch"]
+    assert watch["command"][:2] == ["edgar-insider", "watch"]
+    assert watch["restart"] == "unless-stopped"
+    assert watch["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    # One machine, one limit: both services point EDGAR_RATE_STATE at the same volume.
+    for name in ("nightly", "watch"):
+        state = SERVICES[name]["environment"]["EDGAR_RATE_STATE"]
+        mounts = [v.split(":")[1] for v in SERVICES[name]["volumes"]]
+        assert any(state.startswith(mount + "/") for mount in mounts), name
+    assert SERVICES["nightly"]["environment"]["EDGAR_RATE_STATE"] == watch["environment"]["EDGAR_RATE_STATE"]
 
 
 def test_nothing_is_installed_or_slept_when_a_container_starts() -> None:
