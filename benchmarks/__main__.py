@@ -162,7 +162,7 @@ def format_table(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _commit() -> str:
+def commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
                               capture_output=True, check=True).stdout.strip()
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  args.queries_url, args.keep)
         rows += query_rows
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"edgar-insider benchmarks, commit {_commit()}, {time.strftime('%Y-%m-%d %H:%M')}, "
+    print(f"edgar-insider benchmarks, commit {commit()}, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average at end "
           f"{load:.1f}, {time.time() - started:.0f} s")
     print(format_table(rows))

@@ -39,21 +39,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from ingest.rows import CHILD_TABLE_NAMES
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-CHILD_TABLES = (
-    "filing_owners",
-    "non_derivative_transactions",
-    "non_derivative_holdings",
-    "derivative_transactions",
-    "derivative_holdings",
-    "footnotes",
-    "footnote_references",
-    "owner_signatures",
-    "unmapped_values",
-)
+CHILD_TABLES = CHILD_TABLE_NAMES  # every child table of filings (ingest.rows)
 _ACCESSION = re.compile(rb"\d{10}-\d{2}-\d{6}")
 FILES_PER_FOLDER = 1000
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from typing import Any, TextIO
 import psycopg
 from psycopg import sql
 
+from benchmarks.__main__ import commit
 from benchmarks.generate_million import documented_examples
 from ingest import db
 from ingest.analyst import documented_queries
@@ -229,14 +229,6 @@ def _revision(conn: psycopg.Connection) -> str | None:
     return row[0] if row else None
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def run(url: str, out_dir: Path | None = None, only: str | None = None,
         statement_timeout: float | None = None, stream: TextIO = sys.stdout) -> dict[str, Any]:
     """Measure every question on the database at ``url``; results as a dict (also written
@@ -250,7 +242,7 @@ def run(url: str, out_dir: Path | None = None, only: str | None = None,
             conn.execute(f"SET statement_timeout = {int(statement_timeout * 1000)}")
         parameters = resolve_parameters(conn)
         result = {
-            "commit": _commit(),
+            "commit": commit(),
             "measured_at": datetime.now().isoformat(timespec="seconds"),
             "parameters": {k: str(v) for k, v in parameters.items()},
             **database_facts(conn),

@@ -76,6 +76,7 @@ from ingest.analyst import documented_queries
 from ingest.load import Loader
 from ingest.parse import ParseError, parse_file
 from ingest.records import ENTRY_TABLES, FILING_DOCUMENT_COLUMNS, OWNER_COLUMNS
+from ingest.rows import CHILD_TABLE_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = (REPO / "tests" / "fixtures" / "submissions", REPO / "tests" / "fixtures" / "ownership")
@@ -108,18 +109,7 @@ EXAMPLE_EVERY = 4001  # an original filing of a documented example issuer
 EXAMPLE_SLOT_EVERY, EXAMPLE_SLOT_AT, EXAMPLE_SLOTS_EARLY, EXAMPLE_SLOT_EVERY_LATE = 7, 3, 140, 700
 
 # Tables copied from the templates, parents first.
-CHILD_TABLES = (
-    "filing_owners",
-    "non_derivative_transactions",
-    "non_derivative_holdings",
-    "derivative_transactions",
-    "derivative_holdings",
-    "footnotes",
-    "footnote_references",
-    "owner_signatures",
-    "unmapped_values",
-    "raw_submissions",
-)
+CHILD_TABLES = (*CHILD_TABLE_NAMES, "raw_submissions")
 TRANSACTION_TABLES = ("non_derivative_transactions", "derivative_transactions")
 HOLDING_TABLES = ("non_derivative_holdings", "derivative_holdings")
 
