@@ -2,13 +2,8 @@
 
 The CLI (``ingest/cli.py``) parses options and calls one of these; each returns what it did
 (a :class:`~ingest.pipeline.RunReport`, or the days :func:`verify_days` checked) or raises an
-``ingest.errors.Stop``. Where each enters the pipeline:
-
-| command | work comes from | step | pool |
-|---|---|---|---|
-| ``sync``, ``backfill`` | EDGAR's indexes, then ``fetch_queue`` (QueueSource) | fetch + parse | threads |
-| ``ingest`` | local files (FileSource) | read + parse | processes |
-| ``reparse`` | ``raw_submissions`` (StoredSource) | unpack + parse | processes |
+``ingest.errors.Stop``. Which source and step each command feeds the one loop with:
+docs/architecture.md, "The one run loop".
 """
 
 from __future__ import annotations
