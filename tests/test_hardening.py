@@ -10,7 +10,6 @@ import gzip
 import os
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from ingest.runs import Run
 from ingest.worker import MAX_INPUT_BYTES
 from tests.edgar_standin import EdgarStandin, FaultKind, Site, build_site, make_submission, max_in_window
 from tests.sitegen import copy_as, other_forms, ownership_day, template_submissions
+from tests.waiting import wait_for
 
 DAY = date(2024, 3, 5)  # a Tuesday
 USER_AGENT = "edgar-insider hardening tests hardening@example.org"
@@ -69,14 +69,6 @@ def queue_row(conn: psycopg.Connection, accession: str) -> tuple:
     return conn.execute(
         "SELECT status, attempts, next_attempt_at IS NOT NULL, next_attempt_at > now()"
         " FROM fetch_queue WHERE accession_number = %s", (accession,)).fetchone()
-
-
-def wait_for(condition, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -18,9 +18,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
@@ -41,6 +40,7 @@ from ingest.runs import Run
 from tests.checksums import Checksums, table_checksums
 from tests.edgar_standin import EdgarStandin, FaultKind, Filer, Site, build_site, make_submission
 from tests.sitegen import copy_as, other_forms, ownership_day
+from tests.waiting import wait_for
 
 DAY = date(2024, 3, 5)  # a Tuesday
 USER_AGENT = "edgar-insider reliability tests reliability@example.org"
@@ -163,17 +163,6 @@ class SyncProcess:
 
     def output(self) -> str:
         return f"exit {self.proc.returncode}\n--- stdout\n{self.stdout()}\n--- stderr\n{self.stderr()}"
-
-
-def wait_for(condition: Callable[[], object], what: str, run: SyncProcess | None = None,
-             timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if run is not None and not run.alive():
-            pytest.fail(f"the run ended before {what}:\n{run.output()}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}" + (f"\n{run.output()}" if run else ""))
-        time.sleep(0.02)
 
 
 _OTHERS = (

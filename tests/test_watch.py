@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from tests.checksums import table_checksums
 from tests.edgar_standin import EdgarStandin, FaultKind, Site, build_site
 from tests.sitegen import ownership_day, with_acceptance
 from tests.standin_feed import QuirkKind
+from tests.waiting import wait_for
 
 DAY = date(2024, 3, 5)  # a Tuesday
 REPO = Path(__file__).resolve().parent.parent
@@ -77,6 +78,9 @@ class WatchProcess:
                 [sys.executable, "-m", "ingest", "watch", "--interval", "1", *extra],
                 env=env_for(url, sec), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
 
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
@@ -100,17 +104,6 @@ def watches(tmp_path: Path) -> Iterator[list[WatchProcess]]:
     for watch in started:
         if watch.proc.poll() is None:
             watch.kill()
-
-
-def wait_for(condition: Callable[[], object], what: str, watch: WatchProcess | None = None,
-             timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if watch is not None and watch.proc.poll() is not None:
-            pytest.fail(f"watch ended before {what}:\n{watch.output()}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}" + (f"\n{watch.output()}" if watch else ""))
-        time.sleep(0.05)
 
 
 def stored(conn: psycopg.Connection) -> set[str]:
