@@ -491,6 +491,27 @@ def test_a_quarter_failing_midway_stores_nothing_and_loads_whole_when_run_again(
     assert db_conn.execute("SELECT count(*) FROM filings").fetchone()[0] == len(quarter.filings)
 
 
+ANALYST_TABLES = ("filing_summaries", "amended_lines")  # what refresh_analyst_rows keeps
+
+
+def _analyst_rows(conn: psycopg.Connection) -> dict[str, list[tuple]]:
+    return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall()
+            for t in ANALYST_TABLES}
+
+
+def test_a_quarter_refreshes_the_analyst_rows_of_all_its_filings_once(
+    db_conn: psycopg.Connection,
+) -> None:
+    # The loader leaves the analyst rows to load_quarter, which refreshes them for the whole
+    # quarter at its end: the same rows as recomputing everything from the stored filings.
+    quarter = max(submission_quarters(), key=lambda q: len(q.filings))
+    load_quarter(db_conn, quarter.data, quarter=quarter.quarter, batch_filings=2)
+    after_load = _analyst_rows(db_conn)
+    assert len(after_load["filing_summaries"]) == len(quarter.filings)
+    db_conn.execute("SELECT rebuild_analyst_rows()")
+    assert _analyst_rows(db_conn) == after_load
+
+
 def test_reading_in_several_passes_gives_the_same_rows() -> None:
     quarter = max(submission_quarters(), key=lambda q: len(q.filings))
 
