@@ -275,6 +275,10 @@ def footnote_ids(text: str) -> list[str]:
     return [part for part in (p.strip() for p in text.split(",")) if part]
 
 
+# A quarter has a few hundred distinct footnote lists ("F1", "F1, F2", ...) in ~150,000 cells.
+_FOOTNOTE_LISTS = _Memo(lambda text: tuple(footnote_ids(text))).__getitem__
+
+
 # ---------------------------------------------------------------------------
 # One table of one quarter's file
 # ---------------------------------------------------------------------------
@@ -703,8 +707,8 @@ class QuarterFile:
             if any(listed):
                 for column, ids in zip(columns, listed, strict=False):
                     if ids:
-                        refs.extend((accession, fid, target, seq, column)
-                                    for fid in footnote_ids(ids))
+                        for fid in _FOOTNOTE_LISTS(ids):
+                            refs.append((accession, fid, target, seq, column))
             if plan.no_column:
                 plan.extras(fields, seq, unmapped)
         return rows
@@ -748,21 +752,32 @@ def _members_by_table(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     return out
 
 
-def _set_relationship(
-    text: str, plan: _TablePlan, values: list, seq: int, unmapped: list[tuple[str, str, str]]
-) -> None:
-    """``Director,Officer`` -> the four is_* flags: the listed ones true, the others false
-    (the list is SEC's reading of all four flags); an empty list says nothing."""
-    listed = set()
+def _read_relationship(text: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """``Director,Officer`` -> the flags it lists, and the words that are not flags."""
+    listed, unknown = set(), []
     for word in (w.strip() for w in text.split(",")):
         if not word:
             continue
         flag = RELATIONSHIP_FLAGS.get(word.lower().replace(" ", ""))
         if flag is None:
-            unmapped.append((f"{plan.where(seq)}/RPTOWNER_RELATIONSHIP", word,
-                             _UNKNOWN_RELATIONSHIP))
+            unknown.append(word)
         else:
             listed.add(flag)
+    return frozenset(listed), tuple(unknown)
+
+
+# A handful of distinct lists in a quarter's ~70,000 owner rows.
+_RELATIONSHIPS = _Memo(_read_relationship).__getitem__
+
+
+def _set_relationship(
+    text: str, plan: _TablePlan, values: list, seq: int, unmapped: list[tuple[str, str, str]]
+) -> None:
+    """``Director,Officer`` -> the four is_* flags: the listed ones true, the others false
+    (the list is SEC's reading of all four flags); an empty list says nothing."""
+    listed, unknown = _RELATIONSHIPS(text)
+    for word in unknown:
+        unmapped.append((f"{plan.where(seq)}/RPTOWNER_RELATIONSHIP", word, _UNKNOWN_RELATIONSHIP))
     if listed:  # nothing known listed: the flags stay unknown
         for flag in RELATIONSHIP_FLAGS.values():
             values[plan.position[flag]] = flag in listed
