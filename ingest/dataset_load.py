@@ -34,7 +34,6 @@ from typing import BinaryIO
 
 import psycopg
 
-from .analyst import refresh_analyst_rows
 from .dataset_catalog import DATASET_TABLES
 from .datasets import (
     DEFAULT_BATCH_FILINGS,
@@ -179,20 +178,16 @@ def loaded_quarters(conn: psycopg.Connection) -> dict[str, str]:
 
 def _load(conn: psycopg.Connection, dataset: QuarterFile, batch_filings: int,
           report: QuarterReport) -> None:
-    # The quarter is one transaction: the analyst rows of its filings are refreshed once, at
-    # the end, for every filing written (one set-based pass instead of one per batch).
-    loader = Loader(conn, refresh_analyst=False)
+    # The quarter is one transaction: issuers/persons and the analyst rows are brought up to
+    # date once, at its end (Loader.finish), not batch by batch.
+    loader = Loader(conn, deferred=True)
     statuses: Counter[str] = Counter()
-    written: list[str] = []
     with closing(_read_ahead(dataset.batches(batch_filings))) as batches:
         for batch in batches:
             for result in loader.load(batch):
                 kept = result.status == "unchanged" and result.message == DATASET_NEVER_REPLACES
                 statuses["kept_filing" if kept else result.status] += 1
-                if result.status in ("loaded", "replaced"):
-                    written.append(result.accession_number)
-    if written:
-        refresh_analyst_rows(conn.cursor(), written)
+    loader.finish()
     report.filings = dataset.filings
     report.rows = dataset.rows
     report.rows_per_table = {t.name: dataset.rows_read[t.name] for t in DATASET_TABLES}

@@ -499,17 +499,27 @@ def _analyst_rows(conn: psycopg.Connection) -> dict[str, list[tuple]]:
             for t in ANALYST_TABLES}
 
 
-def test_a_quarter_refreshes_the_analyst_rows_of_all_its_filings_once(
+def test_a_quarter_brings_latest_names_and_analyst_rows_up_to_date_once(
     db_conn: psycopg.Connection,
 ) -> None:
-    # The loader leaves the analyst rows to load_quarter, which refreshes them for the whole
-    # quarter at its end: the same rows as recomputing everything from the stored filings.
+    # The quarter's deferred loader upserts issuers/persons and refreshes the analyst rows once,
+    # at the quarter's end: the same rows as recomputing them from the stored filings.
     quarter = max(submission_quarters(), key=lambda q: len(q.filings))
     load_quarter(db_conn, quarter.data, quarter=quarter.quarter, batch_filings=2)
     after_load = _analyst_rows(db_conn)
     assert len(after_load["filing_summaries"]) == len(quarter.filings)
     db_conn.execute("SELECT rebuild_analyst_rows()")
     assert _analyst_rows(db_conn) == after_load
+    # issuers/persons, upserted once at the quarter's end: each CIK points at its newest filing.
+    newest = ("ORDER BY 1, coalesce(f.filed_date, '-infinity') DESC, "
+              "coalesce(f.period_of_report, f.header_period, '-infinity') DESC, 2 DESC")
+    assert db_conn.execute("SELECT cik, last_accession_number FROM issuers ORDER BY 1").fetchall() \
+        == db_conn.execute("SELECT DISTINCT ON (issuer_cik) issuer_cik, accession_number "
+                           f"FROM filings f WHERE issuer_cik IS NOT NULL {newest}").fetchall()
+    assert db_conn.execute("SELECT cik, last_accession_number FROM persons ORDER BY 1").fetchall() \
+        == db_conn.execute("SELECT DISTINCT ON (o.rpt_owner_cik) o.rpt_owner_cik, accession_number "
+                           "FROM filing_owners o JOIN filings f USING (accession_number) "
+                           f"WHERE o.rpt_owner_cik IS NOT NULL {newest}").fetchall()
 
 
 def test_reading_in_several_passes_gives_the_same_rows() -> None:

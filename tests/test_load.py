@@ -577,3 +577,50 @@ def test_reference_checks_are_skipped_only_during_the_child_copy(
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         db_conn.execute("INSERT INTO footnotes (accession_number, footnote_id) "
                         "VALUES ('0000000001-24-000098', 'F1')")
+
+
+def test_a_deferred_loader_brings_issuers_persons_and_analyst_rows_up_to_date_at_finish(
+    db_conn: psycopg.Connection,
+) -> None:
+    # A data-set quarter's loader: many batches in the caller's one transaction, the latest
+    # names and the analyst rows written once, by finish(), with the same result.
+    newer = make_filing("0000000004-24-000002", filed=date(2024, 6, 1),
+                        issuer=(42, "NEW NAME INC", "NEW"), owners=[(7, "Doe Jane (new)")])
+    older = make_filing("0000000004-24-000001", filed=date(2024, 1, 1),
+                        issuer=(42, "OLD NAME INC", "OLD"),
+                        owners=[(7, "Doe Jane"), (8, "Roe Richard")])
+    bad = make_filing("0000000004-24-000003", filed=date(2024, 9, 1),
+                      issuer=(42, "NEVER STORED", "NO"), remarks="\x00", raw=b"<clean>")
+    loader = Loader(db_conn, deferred=True)
+    with pytest.raises(RuntimeError, match="caller's transaction"):
+        loader.load([newer])
+    with db_conn.transaction():
+        assert statuses(loader.load([newer])) == ["loaded"]
+        assert statuses(loader.load([older, bad])) == ["loaded", "failed"]
+        assert counts(db_conn)["issuers"] == 0 and counts(db_conn)["persons"] == 0
+        loader.finish()
+    assert db_conn.execute("SELECT * FROM issuers").fetchall() == [
+        (42, "NEW NAME INC", "NEW", date(2024, 6, 1), "0000000004-24-000002")
+    ]
+    assert db_conn.execute(
+        "SELECT cik, name, last_accession_number FROM persons ORDER BY cik"
+    ).fetchall() == [
+        (7, "Doe Jane (new)", "0000000004-24-000002"),
+        (8, "Roe Richard", "0000000004-24-000001"),
+    ]
+    summaries = db_conn.execute(
+        "SELECT accession_number FROM filing_summaries ORDER BY 1").fetchall()
+    assert summaries == [("0000000004-24-000001",), ("0000000004-24-000002",)]
+
+    # A replaced filing's batch upserts at once (repointing reads what the upsert leaves).
+    moved = make_filing("0000000004-24-000002", filed=date(2024, 6, 1),
+                        issuer=(43, "OTHER INC", "OTH"), owners=[(7, "Doe Jane (new)")],
+                        remarks="moved")
+    with db_conn.transaction():
+        assert statuses(loader.load([moved])) == ["replaced"]
+        loader.finish()
+    assert db_conn.execute("SELECT cik, name, last_accession_number FROM issuers "
+                           "ORDER BY cik").fetchall() == [
+        (42, "OLD NAME INC", "0000000004-24-000001"),
+        (43, "OTHER INC", "0000000004-24-000002"),
+    ]
