@@ -317,6 +317,9 @@ class _TablePlan:
         footnotes = [(i, s.column) for s, i in by_role[Role.FOOTNOTES] if s.column]
         self.footnote_columns: tuple[str, ...] = tuple(c for _, c in footnotes)
         self._footnote_getter = itemgetter(*(i for i, _ in footnotes), absent)
+        # A row's footnote cells -> its (footnote id, column) references: rows repeat a few
+        # patterns (most cells empty), so each pattern is read once.
+        self.footnote_references = _Memo(self._footnote_references).__getitem__
         self.no_column: tuple[tuple[int, str], ...] = tuple(
             (i, header[i]) for _, i in by_role[Role.NO_COLUMN]
         )
@@ -335,6 +338,11 @@ class _TablePlan:
             )
         fields.append("")
         return fields
+
+    def _footnote_references(self, listed: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        return tuple((fid, column)
+                     for column, ids in zip(self.footnote_columns, listed, strict=False) if ids
+                     for fid in _FOOTNOTE_LISTS(ids))
 
     def where(self, seq: int | None) -> str:
         """A row's place, for values kept in unmapped_values: ``NONDERIV_TRANS[2]``."""
@@ -699,16 +707,12 @@ class QuarterFile:
             order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: file order on ties
             rows_fields = [rows_fields[i] for i in order]
         target = plan.table.target
-        columns = plan.footnote_columns
+        references = plan.footnote_references
         rows = []
         for seq, fields in enumerate(rows_fields, 1):
             rows.append((accession, seq, *plan.convert(fields, seq, unmapped)))
-            listed = plan.footnote_lists(fields)
-            if any(listed):
-                for column, ids in zip(columns, listed, strict=False):
-                    if ids:
-                        for fid in _FOOTNOTE_LISTS(ids):
-                            refs.append((accession, fid, target, seq, column))
+            for fid, column in references(plan.footnote_lists(fields)):
+                refs.append((accession, fid, target, seq, column))
             if plan.no_column:
                 plan.extras(fields, seq, unmapped)
         return rows
