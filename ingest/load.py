@@ -7,7 +7,9 @@ Takes ``LoadItem``s (rows built by ``ingest.rows``, usually in a parse worker) o
    decide per filing: new (``loaded``), ``replaced`` or ``unchanged`` (no writes at all);
 2. delete the child rows of the filings being replaced (one statement, set-based);
 3. COPY (binary) the filings into a TEMP staging table and upsert them (keeps
-   ``ingested_at``), COPY every child table's rows straight into place;
+   ``ingested_at``), COPY every child table's rows straight into place (as a superuser,
+   without the server's per-row foreign-key check, which cannot fail there: see
+   ``_CAN_SKIP_REFERENCE_CHECKS``);
 4. upsert ``issuers``/``persons`` keeping the values of the newest filing (COPYed into
    temp tables first), and refresh the filings' analyst rows; a ``deferred`` loader, whose
    caller's transaction spans many batches, does step 4 once, in :meth:`Loader.finish`.
