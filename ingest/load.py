@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -706,11 +707,15 @@ def _check_accessions(writes: list[_Plan]) -> None:
     """Every child row names its own filing: what makes the foreign-key check redundant
     (see _CAN_SKIP_REFERENCE_CHECKS). A row that does not fails its filing's write."""
     for plan in writes:
-        accession = plan.item.accession_number
+        accession = {plan.item.accession_number}
         for table, rows in plan.item.rows.children.items():
-            for row in rows:
-                if row[0] != accession:
-                    raise ValueError(f"a {table} row of {accession} names {row[0]!r}")
+            stray = set(map(_FIRST, rows)) - accession
+            if stray:
+                raise ValueError(f"a {table} row of {plan.item.accession_number} names "
+                                 f"{sorted(stray)[0]!r}")
+
+
+_FIRST = itemgetter(0)
 
 
 def _filing_row(plan: _Plan) -> tuple:
