@@ -178,13 +178,16 @@ def loaded_quarters(conn: psycopg.Connection) -> dict[str, str]:
 
 def _load(conn: psycopg.Connection, dataset: QuarterFile, batch_filings: int,
           report: QuarterReport) -> None:
-    loader = Loader(conn)
+    # The quarter is one transaction: issuers/persons and the analyst rows are brought up to
+    # date once, at its end (Loader.finish), not batch by batch.
+    loader = Loader(conn, deferred=True)
     statuses: Counter[str] = Counter()
     with closing(_read_ahead(dataset.batches(batch_filings))) as batches:
         for batch in batches:
             for result in loader.load(batch):
                 kept = result.status == "unchanged" and result.message == DATASET_NEVER_REPLACES
                 statuses["kept_filing" if kept else result.status] += 1
+    loader.finish()
     report.filings = dataset.filings
     report.rows = dataset.rows
     report.rows_per_table = {t.name: dataset.rows_read[t.name] for t in DATASET_TABLES}

@@ -275,6 +275,10 @@ def footnote_ids(text: str) -> list[str]:
     return [part for part in (p.strip() for p in text.split(",")) if part]
 
 
+# A quarter has a few hundred distinct footnote lists ("F1", "F1, F2", ...) in ~150,000 cells.
+_FOOTNOTE_LISTS = _Memo(lambda text: tuple(footnote_ids(text))).__getitem__
+
+
 # ---------------------------------------------------------------------------
 # One table of one quarter's file
 # ---------------------------------------------------------------------------
@@ -313,6 +317,9 @@ class _TablePlan:
         footnotes = [(i, s.column) for s, i in by_role[Role.FOOTNOTES] if s.column]
         self.footnote_columns: tuple[str, ...] = tuple(c for _, c in footnotes)
         self._footnote_getter = itemgetter(*(i for i, _ in footnotes), absent)
+        # A row's footnote cells -> its (footnote id, column) references: rows repeat a few
+        # patterns (most cells empty), so each pattern is read once.
+        self.footnote_references = _Memo(self._footnote_references).__getitem__
         self.no_column: tuple[tuple[int, str], ...] = tuple(
             (i, header[i]) for _, i in by_role[Role.NO_COLUMN]
         )
@@ -331,6 +338,11 @@ class _TablePlan:
             )
         fields.append("")
         return fields
+
+    def _footnote_references(self, listed: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        return tuple((fid, column)
+                     for column, ids in zip(self.footnote_columns, listed, strict=False) if ids
+                     for fid in _FOOTNOTE_LISTS(ids))
 
     def where(self, seq: int | None) -> str:
         """A row's place, for values kept in unmapped_values: ``NONDERIV_TRANS[2]``."""
@@ -695,16 +707,12 @@ class QuarterFile:
             order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: file order on ties
             rows_fields = [rows_fields[i] for i in order]
         target = plan.table.target
-        columns = plan.footnote_columns
+        references = plan.footnote_references
         rows = []
         for seq, fields in enumerate(rows_fields, 1):
             rows.append((accession, seq, *plan.convert(fields, seq, unmapped)))
-            listed = plan.footnote_lists(fields)
-            if any(listed):
-                for column, ids in zip(columns, listed, strict=False):
-                    if ids:
-                        refs.extend((accession, fid, target, seq, column)
-                                    for fid in footnote_ids(ids))
+            for fid, column in references(plan.footnote_lists(fields)):
+                refs.append((accession, fid, target, seq, column))
             if plan.no_column:
                 plan.extras(fields, seq, unmapped)
         return rows
@@ -748,21 +756,32 @@ def _members_by_table(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     return out
 
 
-def _set_relationship(
-    text: str, plan: _TablePlan, values: list, seq: int, unmapped: list[tuple[str, str, str]]
-) -> None:
-    """``Director,Officer`` -> the four is_* flags: the listed ones true, the others false
-    (the list is SEC's reading of all four flags); an empty list says nothing."""
-    listed = set()
+def _read_relationship(text: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """``Director,Officer`` -> the flags it lists, and the words that are not flags."""
+    listed, unknown = set(), []
     for word in (w.strip() for w in text.split(",")):
         if not word:
             continue
         flag = RELATIONSHIP_FLAGS.get(word.lower().replace(" ", ""))
         if flag is None:
-            unmapped.append((f"{plan.where(seq)}/RPTOWNER_RELATIONSHIP", word,
-                             _UNKNOWN_RELATIONSHIP))
+            unknown.append(word)
         else:
             listed.add(flag)
+    return frozenset(listed), tuple(unknown)
+
+
+# A handful of distinct lists in a quarter's ~70,000 owner rows.
+_RELATIONSHIPS = _Memo(_read_relationship).__getitem__
+
+
+def _set_relationship(
+    text: str, plan: _TablePlan, values: list, seq: int, unmapped: list[tuple[str, str, str]]
+) -> None:
+    """``Director,Officer`` -> the four is_* flags: the listed ones true, the others false
+    (the list is SEC's reading of all four flags); an empty list says nothing."""
+    listed, unknown = _RELATIONSHIPS(text)
+    for word in unknown:
+        unmapped.append((f"{plan.where(seq)}/RPTOWNER_RELATIONSHIP", word, _UNKNOWN_RELATIONSHIP))
     if listed:  # nothing known listed: the flags stay unknown
         for flag in RELATIONSHIP_FLAGS.values():
             values[plan.position[flag]] = flag in listed

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .records import (
@@ -157,13 +158,19 @@ def filing_row(
 ) -> tuple:
     """The ``filings`` values of ``FilingRows.filing``, in FILING_COLUMNS order; ``document``:
     the values of ``FILING_DOCUMENT_COLUMNS``, in catalog order."""
-    values: dict[str, Any] = dict(zip(FILING_DOCUMENT_COLUMNS, document, strict=True))
-    values.update(
-        accession_number=accession, form_type=form_type, filed_date=filed_date,
-        accepted_at=accepted_at, header_period=header_period, filer_ciks=filer_ciks,
-        parsed=parsed, parse_error=parse_error, source_kind=source_kind,
-    )
-    return tuple(values[column] for column in FILING_COLUMNS)
+    if len(document) != len(FILING_DOCUMENT_COLUMNS):
+        raise ValueError(f"{len(document)} document values for {len(FILING_DOCUMENT_COLUMNS)} columns")
+    return _FILING_ROW_ORDER((*document, accession, form_type, filed_date, accepted_at,
+                              header_period, filer_ciks, parsed, parse_error, source_kind))
+
+
+# filing_row's values in FILING_COLUMNS order, picked by position (one C call per filing).
+_FILING_ROW_INPUTS = (*FILING_DOCUMENT_COLUMNS, "accession_number", "form_type", "filed_date",
+                      "accepted_at", "header_period", "filer_ciks", "parsed", "parse_error",
+                      "source_kind")
+if sorted(_FILING_ROW_INPUTS) != sorted(FILING_COLUMNS):
+    raise RuntimeError("filing_row's inputs are not FILING_COLUMNS")
+_FILING_ROW_ORDER = itemgetter(*(_FILING_ROW_INPUTS.index(c) for c in FILING_COLUMNS))
 
 
 def _issuer_from_header(header: SubmissionHeader | None) -> dict[str, Any]:

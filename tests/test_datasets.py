@@ -491,6 +491,37 @@ def test_a_quarter_failing_midway_stores_nothing_and_loads_whole_when_run_again(
     assert db_conn.execute("SELECT count(*) FROM filings").fetchone()[0] == len(quarter.filings)
 
 
+ANALYST_TABLES = ("filing_summaries", "amended_lines")  # what refresh_analyst_rows keeps
+
+
+def _analyst_rows(conn: psycopg.Connection) -> dict[str, list[tuple]]:
+    return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall()
+            for t in ANALYST_TABLES}
+
+
+def test_a_quarter_brings_latest_names_and_analyst_rows_up_to_date_once(
+    db_conn: psycopg.Connection,
+) -> None:
+    # The quarter's deferred loader upserts issuers/persons and refreshes the analyst rows once,
+    # at the quarter's end: the same rows as recomputing them from the stored filings.
+    quarter = max(submission_quarters(), key=lambda q: len(q.filings))
+    load_quarter(db_conn, quarter.data, quarter=quarter.quarter, batch_filings=2)
+    after_load = _analyst_rows(db_conn)
+    assert len(after_load["filing_summaries"]) == len(quarter.filings)
+    db_conn.execute("SELECT rebuild_analyst_rows()")
+    assert _analyst_rows(db_conn) == after_load
+    # issuers/persons, upserted once at the quarter's end: each CIK points at its newest filing.
+    newest = ("ORDER BY 1, coalesce(f.filed_date, '-infinity') DESC, "
+              "coalesce(f.period_of_report, f.header_period, '-infinity') DESC, 2 DESC")
+    assert db_conn.execute("SELECT cik, last_accession_number FROM issuers ORDER BY 1").fetchall() \
+        == db_conn.execute("SELECT DISTINCT ON (issuer_cik) issuer_cik, accession_number "
+                           f"FROM filings f WHERE issuer_cik IS NOT NULL {newest}").fetchall()
+    assert db_conn.execute("SELECT cik, last_accession_number FROM persons ORDER BY 1").fetchall() \
+        == db_conn.execute("SELECT DISTINCT ON (o.rpt_owner_cik) o.rpt_owner_cik, accession_number "
+                           "FROM filing_owners o JOIN filings f USING (accession_number) "
+                           f"WHERE o.rpt_owner_cik IS NOT NULL {newest}").fetchall()
+
+
 def test_reading_in_several_passes_gives_the_same_rows() -> None:
     quarter = max(submission_quarters(), key=lambda q: len(q.filings))
 

@@ -529,3 +529,98 @@ def test_replaced_filing_under_another_issuer_repoints_the_latest_rows(
         (7, "Doe Jane", "0000000003-24-000001"),
         (8, "Roe Richard", "0000000003-24-000002"),
     ]
+
+
+def test_a_child_row_naming_another_filing_fails_its_filing_alone(
+    db_conn: psycopg.Connection,
+) -> None:
+    # The server's foreign-key check of child rows is skipped for the COPY where it cannot
+    # fail (load._CAN_SKIP_REFERENCE_CHECKS); what makes it redundant is checked in Python.
+    good = prepare(make_filing("0000000001-24-000060"), "good")
+    bad = prepare(make_filing("0000000001-24-000061"), "bad")
+    stray = bad.rows.children["footnotes"][0]
+    bad.rows.children["footnotes"][0] = ("0000000001-24-000099", *stray[1:])
+    results = Loader(db_conn).load([good, bad])
+    assert statuses(results) == ["loaded", "failed"]
+    assert "0000000001-24-000099" in results[1].message
+    for table in schema.CHILD_TABLES:
+        accs = {r[0] for r in db_conn.execute(f"SELECT accession_number FROM {table.name}")}
+        assert accs <= {"0000000001-24-000060"}, table.name
+
+
+def test_triggers_of_the_child_tables_still_fire(db_conn: psycopg.Connection) -> None:
+    # session_replication_role = replica would skip a child table's own trigger: with one
+    # present the loader leaves the setting alone and the server checks every row.
+    db_conn.execute("CREATE TABLE seen_footnotes (accession_number text)")
+    db_conn.execute(
+        "CREATE FUNCTION note_footnote() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$BEGIN INSERT INTO seen_footnotes VALUES (NEW.accession_number); RETURN NEW; END$$"
+    )
+    db_conn.execute("CREATE TRIGGER note_footnote AFTER INSERT ON footnotes "
+                    "FOR EACH ROW EXECUTE FUNCTION note_footnote()")
+    loader = Loader(db_conn)
+    assert loader.load([prepare(make_filing("0000000001-24-000070"), "a")])[0].status == "loaded"
+    assert db_conn.execute("SELECT count(*) FROM seen_footnotes").fetchone()[0] == 2
+    assert db_conn.execute("SHOW session_replication_role").fetchone()[0] == "origin"
+
+
+def test_reference_checks_are_skipped_only_during_the_child_copy(
+    db_conn: psycopg.Connection,
+) -> None:
+    # On the test server (a superuser, no triggers of the child tables) the COPY skips them;
+    # the setting is back as it was for the rest of the batch and after it.
+    loader = Loader(db_conn)
+    with db_conn.transaction():
+        assert loader._can_skip_reference_checks(db_conn.cursor())
+    loader.load([prepare(make_filing("0000000001-24-000080"), "a")])
+    assert db_conn.execute("SHOW session_replication_role").fetchone()[0] == "origin"
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        db_conn.execute("INSERT INTO footnotes (accession_number, footnote_id) "
+                        "VALUES ('0000000001-24-000098', 'F1')")
+
+
+def test_a_deferred_loader_brings_issuers_persons_and_analyst_rows_up_to_date_at_finish(
+    db_conn: psycopg.Connection,
+) -> None:
+    # A data-set quarter's loader: many batches in the caller's one transaction, the latest
+    # names and the analyst rows written once, by finish(), with the same result.
+    newer = make_filing("0000000004-24-000002", filed=date(2024, 6, 1),
+                        issuer=(42, "NEW NAME INC", "NEW"), owners=[(7, "Doe Jane (new)")])
+    older = make_filing("0000000004-24-000001", filed=date(2024, 1, 1),
+                        issuer=(42, "OLD NAME INC", "OLD"),
+                        owners=[(7, "Doe Jane"), (8, "Roe Richard")])
+    bad = make_filing("0000000004-24-000003", filed=date(2024, 9, 1),
+                      issuer=(42, "NEVER STORED", "NO"), remarks="\x00", raw=b"<clean>")
+    loader = Loader(db_conn, deferred=True)
+    with pytest.raises(RuntimeError, match="caller's transaction"):
+        loader.load([newer])
+    with db_conn.transaction():
+        assert statuses(loader.load([newer])) == ["loaded"]
+        assert statuses(loader.load([older, bad])) == ["loaded", "failed"]
+        assert counts(db_conn)["issuers"] == 0 and counts(db_conn)["persons"] == 0
+        loader.finish()
+    assert db_conn.execute("SELECT * FROM issuers").fetchall() == [
+        (42, "NEW NAME INC", "NEW", date(2024, 6, 1), "0000000004-24-000002")
+    ]
+    assert db_conn.execute(
+        "SELECT cik, name, last_accession_number FROM persons ORDER BY cik"
+    ).fetchall() == [
+        (7, "Doe Jane (new)", "0000000004-24-000002"),
+        (8, "Roe Richard", "0000000004-24-000001"),
+    ]
+    summaries = db_conn.execute(
+        "SELECT accession_number FROM filing_summaries ORDER BY 1").fetchall()
+    assert summaries == [("0000000004-24-000001",), ("0000000004-24-000002",)]
+
+    # A replaced filing's batch upserts at once (repointing reads what the upsert leaves).
+    moved = make_filing("0000000004-24-000002", filed=date(2024, 6, 1),
+                        issuer=(43, "OTHER INC", "OTH"), owners=[(7, "Doe Jane (new)")],
+                        remarks="moved")
+    with db_conn.transaction():
+        assert statuses(loader.load([moved])) == ["replaced"]
+        loader.finish()
+    assert db_conn.execute("SELECT cik, name, last_accession_number FROM issuers "
+                           "ORDER BY cik").fetchall() == [
+        (42, "OLD NAME INC", "0000000004-24-000001"),
+        (43, "OTHER INC", "0000000004-24-000002"),
+    ]
