@@ -59,7 +59,7 @@ set, 2024Q3), one page each.
 
 Example::
 
-    poller = FeedPoller(client, known=lambda accessions: loaded_accessions(conn, accessions))
+    poller = FeedPoller(client, known=lambda accessions: known_accessions(conn, accessions))
     result = poller.poll()
     enqueue(conn, result.entries, origin="watch")
 """

@@ -295,12 +295,10 @@ def known_accessions(conn: psycopg.Connection, accessions: list[str]) -> set[str
     (the latest-filings feed need not queue them again)."""
     if not accessions:
         return set()
-    rows = conn.execute(
-        "SELECT accession_number FROM fetch_queue WHERE accession_number = ANY(%(accs)s)"
-        " UNION SELECT accession_number FROM filings WHERE accession_number = ANY(%(accs)s)"
-        " AND source_kind <> 'dataset'", {"accs": accessions},
+    queued = conn.execute(
+        "SELECT accession_number FROM fetch_queue WHERE accession_number = ANY(%s)", (accessions,)
     ).fetchall()
-    return {row[0] for row in rows}
+    return {row[0] for row in queued} | loaded_accessions(conn, accessions)
 
 
 @dataclass(frozen=True, slots=True)
