@@ -5,6 +5,8 @@ EdgarClient on the shared limiter (``EDGAR_RATE_STATE``), then report what it di
 
 Prints "ready", waits for a line on stdin (so the processes start together), fetches, and
 prints one JSON line: its grant times, body sizes, blocks met and the pause end it knows.
+With ``"then"`` (more paths), it prints "waiting" after ``paths`` and fetches ``then`` only
+after a second line on stdin: the test decides, from what it observed, when that happens.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ def main(argv: list[str]) -> int:
         sys.stdin.readline()
         with ThreadPoolExecutor(spec["threads"]) as pool:
             sizes = list(pool.map(lambda path: len(client.get(path)), spec["paths"]))
+            if "then" in spec:
+                print("waiting", flush=True)
+                sys.stdin.readline()
+                sizes += pool.map(lambda path: len(client.get(path)), spec["then"])
         report = {
             "grants": client.limiter.grants,
             "sizes": sizes,

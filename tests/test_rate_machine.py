@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from ingest.config import ConfigError, rate_state_path
 from ingest.fetch import RateLimiter, shared_limiter
 from tests.edgar_standin import EdgarStandin, FaultKind, Site, build_site, max_in_window
 from tests.sitegen import ownership_day
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 BLOCK_PAUSE = 1.0
@@ -180,7 +182,9 @@ def _paths(site: Site, first: int, count: int) -> list[str]:
     return [site.filings[i].archive_path(site.filings[i].filers[0].cik) for i in range(first, first + count)]
 
 
-def _run_together(specs: list[dict], state: Path) -> list[dict]:
+def _run_together(specs: list[dict], state: Path, release: Callable[[], None] | None = None) -> list[dict]:
+    """Run one probe per spec, started together; a spec with ``then`` goes on to those paths
+    once ``release`` (the test's own wait for some event) has returned."""
     env = {**os.environ, "EDGAR_RATE_STATE": str(state)}
     procs = [
         subprocess.Popen([sys.executable, "-m", "tests.rate_probe", json.dumps(spec)], cwd=REPO, env=env,
@@ -194,6 +198,14 @@ def _run_together(specs: list[dict], state: Path) -> list[dict]:
             assert proc.stdin is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
+        for spec, proc in zip(specs, procs, strict=True):
+            if "then" in spec:
+                assert proc.stdout is not None and proc.stdout.readline().strip() == "waiting"
+                if release is not None:
+                    release()
+                assert proc.stdin is not None
+                proc.stdin.write("go on\n")
+                proc.stdin.flush()
         reports = [json.loads(proc.communicate(timeout=300)[0]) for proc in procs]
     finally:
         for proc in procs:
@@ -231,18 +243,29 @@ def test_two_processes_together_never_exceed_ten_in_any_second(site: Site, tmp_p
 def test_a_block_pause_in_one_process_holds_the_other(site: Site, tmp_path: Path) -> None:
     blocked = _paths(site, 60, 1)[0]
     first = _paths(site, 0, 5) + [blocked] + _paths(site, 5, 5)
-    second = _paths(site, 10, 40)
+    second, second_then = _paths(site, 10, 10), _paths(site, 20, 30)
+    state = tmp_path / "edgar.rate"
+
+    def until_the_pause_is_set() -> None:
+        # The second process goes on only once the first has set the pause in the shared
+        # window, so it has requests left to hold however the two are scheduled (on a loaded
+        # machine it once finished all of them before the first met its block).
+        watcher = RateLimiter(10, state=state)
+        wait_for(lambda: watcher.paused_until > 0, "the first process's block pause")
+        watcher.close()
+
     with EdgarStandin(site.root, max_rps=10) as sec:
         sec.faults.add(blocked, FaultKind.BARE_429)  # SEC's block signal, once
         reports = _run_together(
             [{"base_url": sec.base_url, "paths": first, "threads": 1, "block_pause": BLOCK_PAUSE},
-             {"base_url": sec.base_url, "paths": second, "threads": 2, "block_pause": BLOCK_PAUSE}],
-            tmp_path / "edgar.rate",
+             {"base_url": sec.base_url, "paths": second, "then": second_then, "threads": 2,
+              "block_pause": BLOCK_PAUSE}],
+            state, release=until_the_pause_is_set,
         )
         log = sec.requests
     hit, other = reports
     assert hit["blocks"] == 1 and other["blocks"] == 0
-    assert [r["sizes"] for r in reports] == [_sizes(site, first), _sizes(site, second)]
+    assert [r["sizes"] for r in reports] == [_sizes(site, first), _sizes(site, second + second_then)]
     pause_end = hit["paused_until"]
     assert other["paused_until"] == pause_end  # one pause, in the shared window
     pause_start = pause_end - BLOCK_PAUSE
