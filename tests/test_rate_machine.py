@@ -182,9 +182,10 @@ def _paths(site: Site, first: int, count: int) -> list[str]:
     return [site.filings[i].archive_path(site.filings[i].filers[0].cik) for i in range(first, first + count)]
 
 
-def _run_together(specs: list[dict], state: Path, release: Callable[[], None] | None = None) -> list[dict]:
-    """Run one probe per spec, started together; a spec with ``then`` goes on to those paths
-    once ``release`` (the test's own wait for some event) has returned."""
+def _run_together(specs: list[dict], state: Path,
+                  release: Callable[[int], None] | None = None) -> list[dict]:
+    """Run one probe per spec, started together; the probe of spec ``i`` with ``then`` goes
+    on to those paths once ``release(i)`` (the test's own wait for some event) has returned."""
     env = {**os.environ, "EDGAR_RATE_STATE": str(state)}
     procs = [
         subprocess.Popen([sys.executable, "-m", "tests.rate_probe", json.dumps(spec)], cwd=REPO, env=env,
@@ -198,11 +199,11 @@ def _run_together(specs: list[dict], state: Path, release: Callable[[], None] | 
             assert proc.stdin is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
-        for spec, proc in zip(specs, procs, strict=True):
+        for index, (spec, proc) in enumerate(zip(specs, procs, strict=True)):
             if "then" in spec:
                 assert proc.stdout is not None and proc.stdout.readline().strip() == "waiting"
                 if release is not None:
-                    release()
+                    release(index)
                 assert proc.stdin is not None
                 proc.stdin.write("go on\n")
                 proc.stdin.flush()
@@ -221,10 +222,18 @@ def _sizes(site: Site, paths: list[str]) -> list[int]:
 
 def test_two_processes_together_never_exceed_ten_in_any_second(site: Site, tmp_path: Path) -> None:
     first, second = _paths(site, 0, 30), _paths(site, 30, 30)
+    # Each process's last path waits until the other's first request has arrived, so the two
+    # overlap however a loaded machine schedules them.
     with EdgarStandin(site.root, max_rps=10) as sec:  # SEC's rule: an 11th request in a second: 429
+
+        def once_the_other_has_asked(index: int) -> None:
+            others = set((second if index == 0 else first)[:-1])
+            wait_for(lambda: any(r.path in others for r in sec.requests), "the other process's request")
+
         reports = _run_together(
-            [{"base_url": sec.base_url, "paths": paths, "threads": 2} for paths in (first, second)],
-            tmp_path / "edgar.rate",
+            [{"base_url": sec.base_url, "paths": paths[:-1], "then": paths[-1:], "threads": 2}
+             for paths in (first, second)],
+            tmp_path / "edgar.rate", release=once_the_other_has_asked,
         )
         log = sec.requests
     assert [r["sizes"] for r in reports] == [_sizes(site, first), _sizes(site, second)]
@@ -246,7 +255,7 @@ def test_a_block_pause_in_one_process_holds_the_other(site: Site, tmp_path: Path
     second, second_then = _paths(site, 10, 10), _paths(site, 20, 30)
     state = tmp_path / "edgar.rate"
 
-    def until_the_pause_is_set() -> None:
+    def until_the_pause_is_set(_: int) -> None:
         # The second process goes on only once the first has set the pause in the shared
         # window, so it has requests left to hold however the two are scheduled (on a loaded
         # machine it once finished all of them before the first met its block).
