@@ -1,7 +1,7 @@
 """Generate a database of N transactions shaped like real filings, for the query benchmarks.
 
     python -m benchmarks.generate_million --url postgresql://postgres@127.0.0.1:5432/postgres \\
-        --transactions 1000000 [--keep] [--bench]
+        --transactions 1000000 [--keep] [--bench] [--without-raw-submissions]
 
 Creates a new database on that server (``edgar_bench_<random>``), migrates it to head and
 fills it (``generate``), then drops it unless ``--keep``; ``--bench`` runs
@@ -51,7 +51,8 @@ Shape:
   (Tesla 1318605, Elon Musk 1494730: ``documented_examples``) file about once in 4,000
   filings, and the originals of about one amendment slot in 7 of the first 140 (one in
   700 afterwards) are theirs, so every kind of amendment meets the documented queries.
-* Raw submissions: one per filing, the gzip bytes of a real full submission of the corpus.
+* Raw submissions: one per filing, the gzip bytes of a real full submission of the corpus
+  (``--without-raw-submissions``: none, where the disk is short).
 """
 
 from __future__ import annotations
@@ -805,14 +806,15 @@ class _Clock:
 
 
 def generate(url: str, transactions: int, out: TextIO = sys.stdout,
-             refresh_batch: int = REFRESH_BATCH) -> Generated:
-    """Fill the migrated, empty database at ``url`` with about ``transactions`` transactions."""
+             refresh_batch: int = REFRESH_BATCH, skip: frozenset[str] = frozenset()) -> Generated:
+    """Fill the migrated, empty database at ``url`` with about ``transactions`` transactions;
+    the tables named in ``skip`` stay empty (``raw_submissions``: ~20 GB at 30 M)."""
     result = Generated()
     clock = _Clock(result, out)
     with psycopg.connect(db.libpq_conninfo(db.normalize_url(url)), autocommit=True) as conn:
         conn.execute("SET jit = off")  # compiling these long expressions costs more than it saves
         _plan(conn, transactions, result, clock, out)
-        _fill(conn, result, clock, out)
+        _fill(conn, result, clock, out, skip)
         clock.step("refresh", lambda: refresh(conn, refresh_batch, result, out), rows=False)
         clock.step("vacuum analyze", lambda: conn.execute("VACUUM (ANALYZE)"), rows=False)
     return result
@@ -835,11 +837,15 @@ def _plan(conn: psycopg.Connection, transactions: int, result: Generated, clock:
     clock.step("plan", lambda: conn.execute(statement).rowcount, rows=False)
 
 
-def _fill(conn: psycopg.Connection, result: Generated, clock: _Clock, out: TextIO) -> None:
-    """Every table from the plan and the templates, then issuers and persons."""
-    fills = table_fills()
+def _fill(conn: psycopg.Connection, result: Generated, clock: _Clock, out: TextIO,
+          skip: frozenset[str] = frozenset()) -> None:
+    """Every table from the plan and the templates but those in ``skip``, then issuers and
+    persons."""
+    fills = [fill for fill in table_fills() if fill.table not in skip]
+    for table in sorted(skip):
+        print(f"  {table}: left empty (asked)", file=out)
     result.unfilled_tables = sorted(
-        set(_tables_referencing_filings(conn)) - {fill.table for fill in fills})
+        set(_tables_referencing_filings(conn)) - {fill.table for fill in fills} - skip)
     for table in result.unfilled_tables:
         print(f"  note: {table} references filings but is not generated; fill it in a "
               "refresh hook or add a TableFill", file=out)
@@ -943,12 +949,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="run benchmarks.bench_queries on it before dropping it")
     parser.add_argument("--refresh-batch", type=int, default=REFRESH_BATCH,
                         help="accessions per call of a refresh hook")
+    parser.add_argument("--without-raw-submissions", action="store_true",
+                        help="leave raw_submissions empty (a third of the size at full history)")
     args = parser.parse_args(argv)
+    skip = frozenset({"raw_submissions"} if args.without_raw_submissions else ())
     started = time.monotonic()
     name, target = create_database(args.url)
     print(f"database {name}: migrated; generating {args.transactions:,} transactions")
     try:
-        result = generate(target, args.transactions, refresh_batch=args.refresh_batch)
+        result = generate(target, args.transactions, refresh_batch=args.refresh_batch, skip=skip)
         for line in summary(result, database_size(target), time.monotonic() - started):
             print(line)
         if args.bench:

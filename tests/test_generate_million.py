@@ -282,3 +282,19 @@ def test_bench_queries_runs_every_question(generated: tuple[str, Generated], tmp
     assert by_name["one owner's trades (= ANY(owner_ciks))"]["rows"] > 0
     assert by_name["one accession"]["rows"] > 0
     assert (tmp_path / "results.json").exists()
+
+
+def test_a_skipped_table_stays_empty_and_the_rest_is_filled(server_url: str, template_database: str) -> None:
+    name, url = _create_database(server_url, template_database, "skipped")
+    try:
+        out = io.StringIO()
+        result = generate(url, 600, out=out, skip=frozenset({"raw_submissions"}))
+        with psycopg.connect(db.libpq_conninfo(url), autocommit=True) as conn:
+            raw, filings = conn.execute(
+                f"SELECT (SELECT count(*) FROM raw_submissions r WHERE {GENERATED.format(alias='r')}), "
+                f"(SELECT count(*) FROM filings f WHERE {GENERATED.format(alias='f')})").fetchone()
+        assert raw == 0 and filings > 0  # the templates' own (real, loaded) rows stay
+        assert "raw_submissions: left empty (asked)" in out.getvalue()
+        assert "raw_submissions" not in result.unfilled_tables
+    finally:
+        _drop_database(server_url, name)
