@@ -343,6 +343,12 @@ def test_the_rebuild_plans_each_step_on_what_it_has_just_written(conn: psycopg.C
     assert estimated["amended_lines"] > 0
     assert conn.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'filing_summaries' "
                         "AND attname = 'amends_accession'").fetchone()[0] == 1
+    # its link step runs without nested loops; the caller's setting is left as it was
+    for setting in ("on", "off"):
+        with conn.transaction(force_rollback=True):
+            conn.execute(f"SET LOCAL enable_nestloop = {setting}")
+            conn.execute("SELECT rebuild_analyst_rows()")
+            assert conn.execute("SHOW enable_nestloop").fetchone()[0] == setting
 
 
 def test_an_amendment_arriving_in_the_same_batch_as_its_original(conn: psycopg.Connection) -> None:

@@ -9,7 +9,10 @@ million transactions showed about migration 0009 (benchmarks/RESULTS.md, 2026-12
   order (37 s, 10 M line keys computed for 274,000 lines); at 30 M, with the database twice
   the machine's memory, that order is random reads. It now analyzes each table it has just
   filled before the next statement reads it: 7-9 s at 10 M, probing the 60,000 amended
-  filings' lines by key.
+  filings' lines by key. With statistics, the link step at 30 M met the other trap: the links
+  found are estimated at one row, and PostgreSQL joined them to the amendments by a nested
+  loop, ~100,000 x 100,000 comparisons (stopped after 22 minutes). That one statement is
+  planned without nested loops: 71 s.
 * A selective question spent most of its time in PostgreSQL's JIT compiler: the views' plans
   carry large cost estimates, above ``jit_above_cost``, and compiling them took 1.4-2.7 s at
   30 M for a few milliseconds of execution (one issuer's history 2.9 s, of it 2.7 s JIT).
@@ -57,13 +60,20 @@ _M0009 = _earlier("0009_stored_supersession.py")
 REBUILD_SQL = f"""
 CREATE OR REPLACE FUNCTION rebuild_analyst_rows() RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    nestloop text := current_setting('enable_nestloop');
 BEGIN
     TRUNCATE {", ".join(_M0009.DERIVED_TABLES)};
     INSERT INTO filing_summaries ({_M0009._SUMMARY_COLUMNS})
     {_M0009.filing_summaries_select("true", "true")};
     -- the next statements read what was just written: plan them on its statistics
     ANALYZE filing_summaries;
+    -- Every amendment at once. The planner estimates the links found at one row (a filter on
+    -- a window function), and at 30 M it joined them to the amendments by a nested loop:
+    -- 100,000 x 100,000 comparisons (over 22 minutes; 71 s with hash joins).
+    PERFORM set_config('enable_nestloop', 'off', true);
     {_M0009.link_update("true")};
+    PERFORM set_config('enable_nestloop', nestloop, true);
     ANALYZE filing_summaries;
     INSERT INTO amended_lines ({_M0009._LINE_COLUMNS})
     {_M0009.amended_lines_select("true")};
