@@ -449,6 +449,8 @@ def _transaction_overrides(table: str) -> dict[str, str]:
         ),
         "transaction_date": f"x.transaction_date + p.shift "
         f"+ CASE WHEN {first_line} THEN p.corrected_days ELSE 0 END",
+        # derived from the amendments (migration 0011): the refresh hook sets it
+        "superseded": "false",
     }
 
 

@@ -49,7 +49,7 @@ _FILING_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in schema.filings.columns
 )[: [c.name for c in schema.filings.columns].index("source_kind") + 1]
 _CHILD_COLUMNS: dict[str, tuple[str, ...]] = {
-    t.name: tuple(c.name for c in t.columns)
+    t.name: tuple(c.name for c in t.columns if c.name not in schema.DERIVED_COLUMNS)
     for t in (schema.filing_owners, *schema.entry_tables.values(), schema.footnotes,
               schema.footnote_references, schema.owner_signatures)
 }

@@ -119,7 +119,10 @@ def _layout(table: Table, exclude: Iterable[str] = ()) -> _CopyLayout:
 FILINGS_LAYOUT = _layout(schema.filings, exclude=("ingested_at", "updated_at"))
 RAW_LAYOUT = _layout(schema.raw_submissions)
 OWNERS_LAYOUT = _layout(schema.filing_owners)
-ENTRY_LAYOUTS = {name: _layout(table) for name, table in schema.entry_tables.items()}
+ENTRY_LAYOUTS = {
+    name: _layout(table, exclude=schema.DERIVED_COLUMNS)
+    for name, table in schema.entry_tables.items()
+}
 FOOTNOTES_LAYOUT = _layout(schema.footnotes)
 FOOTNOTE_REFS_LAYOUT = _layout(schema.footnote_references)
 SIGNATURES_LAYOUT = _layout(schema.owner_signatures)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -147,10 +148,23 @@ filing_owners = Table(
 )
 
 
+# Columns the database derives from other rows (never a value of a filing): no loader or
+# comparison writes or reads them. ``superseded``: a later amendment restates the line
+# (amended_lines.status, kept by refresh_analyst_rows; migration 0011).
+DERIVED_COLUMNS = ("superseded",)
+SUPERSEDED_COMMENT = (
+    "True exactly when amended_lines.status of this line is 'superseded': a later amendment "
+    "restates it (insider_trades leaves it out). Derived: set by refresh_analyst_rows and "
+    "rebuild_analyst_rows, never by a filing."
+)
+
+
 def _entry_table(name: str, columns: dict[str, Kind]) -> Table:
-    indexes = []
+    extra: list[Column | Index] = []
     if "transaction_code" in columns:  # the transaction tables
-        indexes = [
+        extra = [
+            Column("superseded", Boolean, nullable=False, server_default=false(),
+                   comment=SUPERSEDED_COMMENT),
             Index(f"ix_{name}_transaction_date", "transaction_date"),
             Index(f"ix_{name}_code_date", "transaction_code", "transaction_date"),
         ]
@@ -160,7 +174,7 @@ def _entry_table(name: str, columns: dict[str, Kind]) -> Table:
         _accession_fk(),
         Column("sequence", Integer, primary_key=True, autoincrement=False),
         *catalog_columns(columns),
-        *indexes,
+        *extra,
     )
 
 

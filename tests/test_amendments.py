@@ -304,15 +304,36 @@ AFTER_AMENDMENT = [
 
 
 def _stored(conn: psycopg.Connection) -> dict[str, list[tuple]]:
-    return {
+    """What the refresh keeps: the two derived tables and the lines flagged superseded."""
+    stored = {
         table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
         for table in ("filing_summaries", "amended_lines")
     }
+    stored["superseded"] = flagged_lines(conn)
+    return stored
+
+
+def flagged_lines(conn: psycopg.Connection) -> list[tuple]:
+    """(accession, table, sequence) of the transaction lines whose superseded flag is set."""
+    return conn.execute(
+        "SELECT accession_number, 'non_derivative_transactions', sequence "
+        "FROM non_derivative_transactions WHERE superseded UNION ALL "
+        "SELECT accession_number, 'derivative_transactions', sequence "
+        "FROM derivative_transactions WHERE superseded ORDER BY 1, 2, 3"
+    ).fetchall()
+
+
+def superseded_lines(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "SELECT accession_number, table_name, sequence FROM amended_lines "
+        "WHERE status = 'superseded' ORDER BY 1, 2, 3"
+    ).fetchall()
 
 
 def assert_same_as_a_full_rebuild(conn: psycopg.Connection) -> None:
     """What the loads left stored equals what ``rebuild_analyst_rows()`` computes."""
     incremental = _stored(conn)
+    assert incremental["superseded"] == superseded_lines(conn)  # the flag says what the lines say
     with conn.transaction(force_rollback=True):
         conn.execute("SELECT rebuild_analyst_rows()")
         rebuilt = _stored(conn)
@@ -643,3 +664,37 @@ def test_migration_0010_turns_jit_off_for_the_database_and_back(
     with db.connect(database_url, autocommit=True) as fresh:  # a new session gets the default
         assert fresh.execute("SHOW jit").fetchone()[0] == "off"
     assert current(conn) == AFTER_AMENDMENT
+
+
+def test_migration_0011_flags_the_superseded_lines_of_a_loaded_database(
+    database_url: str, conn: psycopg.Connection
+) -> None:
+    """0010 -> 0011 on a database with an amended filing: the flag is set where amended_lines
+    says superseded, and insider_trades answers as before; the downgrade drops it."""
+    from alembic import command
+
+    load(conn, ORIGINAL, AMENDMENT, *CONSTRUCTED_CASES[2:4])
+    before = current(conn)
+    config = db.alembic_config(database_url)
+    command.downgrade(config, "0010")
+    db.dispose_engines()
+    assert conn.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE column_name = 'superseded'"
+    ).fetchone()[0] == 0
+    assert current(conn) == before  # 0010's anti-join
+    command.upgrade(config, "head")
+    db.dispose_engines()
+    assert flagged_lines(conn) == superseded_lines(conn) != []
+    assert current(conn) == before
+    assert_same_as_a_full_rebuild(conn)
+
+
+def test_the_current_rows_are_filtered_in_the_scan_without_a_join(
+    conn: psycopg.Connection,
+) -> None:
+    """insider_trades reads the flag: count(*) scans the two transaction tables and nothing
+    else (no anti-join against amended_lines: what spilled 30 M rows to disk)."""
+    load(conn, ORIGINAL, AMENDMENT)
+    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT count(*) FROM insider_trades"))
+    assert "amended_lines" not in plan and "Join" not in plan, plan
+    assert "superseded" in plan

@@ -169,7 +169,8 @@ def test_every_submission_header_lands_in_the_database(corpus_db, path):
 
 
 # Columns of the filing tables that are not values of a document or header.
-_BOOKKEEPING = {"accession_number", "sequence", "ingested_at", "updated_at", "source_name"}
+_BOOKKEEPING = {"accession_number", "sequence", "ingested_at", "updated_at", "source_name",
+                *schema.DERIVED_COLUMNS}
 
 
 def test_every_catalog_column_holds_a_value(corpus_db):

@@ -1,0 +1,194 @@
+"""Analysts at full-history scale, third step: whether a transaction line is superseded is
+stored on the line itself.
+
+``insider_trades`` left out the superseded lines with an anti-join against
+``amended_lines``: at 30 M transactions (benchmarks/RESULTS.md, 2026-12-06) every
+whole-history question hashed the ~330,000 superseded lines on their three-column key and,
+that hash being larger than ``work_mem``, wrote all 30 M transaction rows to temporary files
+and read them back (``count(*)``: 4 s reading the two tables, 8-9 s in the anti-join). Now
+each transaction row carries ``superseded`` (true exactly when its ``amended_lines`` status
+is 'superseded'), and ``insider_trades`` is ``insider_trades_all`` filtered on it: a filter
+inside each table's scan, no join.
+
+The flag is derived, like ``amended_lines``, and kept current in the same places:
+``refresh_analyst_rows`` (the loader's batch transaction, the filing-delete trigger)
+updates the lines of every filing whose family it recomputes (before and after), and
+``rebuild_analyst_rows`` sets every line's flag after refilling ``amended_lines``. New
+rows start false: a line is superseded only once an amendment's refresh says so, in the
+same transaction. Adding the column is instant (a constant default); the upgrade then
+flags the lines ``amended_lines`` already marks.
+
+The views keep their names and columns; ``insider_trades_all.is_superseded`` now reads the
+flag (the same value). The downgrade restores migration 0009's views and refresh and 0010's
+rebuild, and drops the column.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+from alembic import op
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def _earlier(filename: str) -> ModuleType:
+    """An earlier migration of this folder, for the SQL it froze."""
+    path = Path(__file__).with_name(filename)
+    spec = importlib.util.spec_from_file_location(f"_edgar_migration_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load migration {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_M0009 = _earlier("0009_stored_supersession.py")
+_M0010 = _earlier("0010_analyst_scale.py")
+
+TRANSACTION_TABLES = _M0009.TRANSACTION_TABLES
+
+
+def _replace_once(text: str, old: str, new: str, count: int = 1) -> str:
+    """``text`` with ``old`` (found exactly ``count`` times: the frozen SQL it edits is the
+    one expected) replaced by ``new``."""
+    found = text.count(old)
+    if found != count:
+        raise RuntimeError(f"expected {count} of {old!r} in the frozen SQL, found {found}")
+    return text.replace(old, new)
+
+
+def flag_lines(accessions: str) -> str:
+    """Statements setting ``superseded`` from ``amended_lines`` on the lines of the filings
+    in the text[] expression ``accessions``, writing only the rows whose flag changes."""
+    return ";".join(f"""
+    UPDATE {table} t SET superseded = NOT t.superseded
+    WHERE t.accession_number = ANY({accessions})
+      AND t.superseded <> EXISTS (
+          SELECT 1 FROM amended_lines m
+          WHERE m.accession_number = t.accession_number AND m.table_name = '{table}'
+            AND m.sequence = t.sequence AND m.status = 'superseded')""" for table in TRANSACTION_TABLES)
+
+
+def unflag_lines_no_longer_superseded() -> str:
+    """Statements clearing the flag of every line ``amended_lines`` no longer marks (read
+    from the few flagged rows, then one anti-join)."""
+    return ";".join(f"""
+    UPDATE {table} t SET superseded = false
+    WHERE t.superseded
+      AND NOT EXISTS (
+          SELECT 1 FROM amended_lines m
+          WHERE m.accession_number = t.accession_number AND m.table_name = '{table}'
+            AND m.sequence = t.sequence AND m.status = 'superseded')""" for table in TRANSACTION_TABLES)
+
+
+def flag_superseded_lines() -> str:
+    """Statements flagging every line ``amended_lines`` marks superseded and is not yet."""
+    return ";".join(f"""
+    UPDATE {table} t SET superseded = true
+    FROM amended_lines m
+    WHERE m.status = 'superseded' AND m.table_name = '{table}'
+      AND t.accession_number = m.accession_number AND t.sequence = m.sequence
+      AND NOT t.superseded""" for table in TRANSACTION_TABLES)
+
+
+# The refresh: the filings of the families it recomputes, before and after, get their flags
+# set again (a line stops being superseded when its family changes or goes away).
+_DELETE_LINES = "DELETE FROM amended_lines WHERE original_accession = ANY(roots);"
+REFRESH_SQL = _replace_once(
+    _replace_once(
+        _replace_once(
+            _M0009.REFRESH_SQL.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+            "    roots text[];\n",
+            "    roots text[];\n    members text[];\n",
+        ),
+        _DELETE_LINES,
+        "members := ARRAY(SELECT accession_number FROM amended_lines "
+        "WHERE original_accession = ANY(roots));\n    " + _DELETE_LINES,
+    ),
+    "\nEND\n$$",
+    "\n    members := members || ARRAY(SELECT accession_number FROM amended_lines "
+    "WHERE original_accession = ANY(roots));\n"
+    f"    {flag_lines('members')};\nEND\n$$",
+)
+
+# The rebuild: every line's flag once amended_lines is refilled, set-based (a per-row test
+# of 30 M rows would probe amended_lines 30 M times). A row whose flag is right already is
+# not written again.
+REBUILD_SQL = _replace_once(
+    _M0010.REBUILD_SQL,
+    "    ANALYZE amended_lines;\nEND",
+    f"    ANALYZE amended_lines;\n    {unflag_lines_no_longer_superseded()};\n"
+    f"    {flag_superseded_lines()};\nEND",
+)
+
+# insider_trades_all reads the flag from the transaction row; insider_trades filters on it
+# (PostgreSQL moves the filter into each table's scan: no join at all).
+INSIDER_TRADES_ALL_SQL = _replace_once(
+    _replace_once(
+        _M0009.INSIDER_TRADES_ALL_SQL,
+        "n.accession_number, n.sequence, ",
+        "n.accession_number, n.sequence, n.superseded, ",
+        count=len(TRANSACTION_TABLES),
+    ),
+    "coalesce(m.status = 'superseded', false) AS is_superseded",
+    "t.superseded AS is_superseded",
+)
+INSIDER_TRADES_SQL = """
+CREATE VIEW insider_trades AS
+SELECT * FROM insider_trades_all a
+WHERE NOT a.is_superseded
+"""
+
+COLUMN_COMMENT = (
+    "True exactly when amended_lines.status of this line is 'superseded': a later amendment "
+    "restates it (insider_trades leaves it out). Derived: set by refresh_analyst_rows and "
+    "rebuild_analyst_rows, never by a filing."
+)
+
+_VIEWS = ("insider_trades", "insider_trades_all")
+
+
+def _comment(target: str, text: str) -> None:
+    op.execute(f"COMMENT ON {target} IS '" + text.replace("'", "''") + "'")
+
+
+def _create_views(all_sql: str, current_sql: str) -> None:
+    op.execute(all_sql)
+    op.execute(current_sql)
+    for view in reversed(_VIEWS):
+        _comment(f"VIEW {view}", _M0009.COMMENTS[f"VIEW {view}"])
+
+
+def upgrade() -> None:
+    for view in _VIEWS:
+        op.execute(f"DROP VIEW {view}")
+    for table in TRANSACTION_TABLES:
+        # a constant default: no table rewrite
+        op.execute(f"ALTER TABLE {table} ADD COLUMN superseded boolean NOT NULL DEFAULT false")
+        _comment(f"COLUMN {table}.superseded", COLUMN_COMMENT)
+    op.execute(flag_superseded_lines())
+    op.execute(REFRESH_SQL)
+    op.execute(REBUILD_SQL)
+    _create_views(INSIDER_TRADES_ALL_SQL, INSIDER_TRADES_SQL)
+    for table in TRANSACTION_TABLES:
+        op.execute(f"ANALYZE {table} (superseded)")
+
+
+def downgrade() -> None:
+    for view in _VIEWS:
+        op.execute(f"DROP VIEW {view}")
+    op.execute(_M0009.REFRESH_SQL.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    op.execute(_M0010.REBUILD_SQL)
+    for table in TRANSACTION_TABLES:
+        op.execute(f"ALTER TABLE {table} DROP COLUMN superseded")
+    _create_views(_M0009.INSIDER_TRADES_ALL_SQL, _M0009.INSIDER_TRADES_SQL)
