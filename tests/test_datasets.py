@@ -47,6 +47,7 @@ from ingest.fetch import EdgarClient, RateLimiter
 from ingest.load import Loader
 from ingest.parse import parse_file
 from ingest.records import ENTRY_TABLES, OWNER_COLUMNS, ParsedFiling, snake_case
+from models import schema
 from tests import dataset_zip as dz
 from tests.edgar_standin import EdgarStandin
 
@@ -206,7 +207,8 @@ def _ranked(table: str, rows: list[dict[str, str]]) -> list[tuple[dict[str, str]
 
 # Columns of ours that say where a row came from, not what the data set says.
 BOOKKEEPING = {"accession_number", "sequence", "form_type", "filer_ciks", "parsed", "source_kind",
-               "source_name", "raw_sha256", "parser_version", "ingested_at", "updated_at"}
+               "source_name", "raw_sha256", "parser_version", "ingested_at", "updated_at",
+               *schema.DERIVED_COLUMNS}
 
 
 def stored_rows(conn: psycopg.Connection, accessions: list[str]) -> tuple[dict, Counter]:
