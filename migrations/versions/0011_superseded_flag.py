@@ -116,11 +116,11 @@ REFRESH_SQL = _replace_once(
             "    roots text[];\n    members text[];\n",
         ),
         _DELETE_LINES,
-        "members := ARRAY(SELECT accession_number FROM amended_lines "
+        "members := ARRAY(SELECT DISTINCT accession_number FROM amended_lines "
         "WHERE original_accession = ANY(roots));\n    " + _DELETE_LINES,
     ),
     "\nEND\n$$",
-    "\n    members := members || ARRAY(SELECT accession_number FROM amended_lines "
+    "\n    members := members || ARRAY(SELECT DISTINCT accession_number FROM amended_lines "
     "WHERE original_accession = ANY(roots));\n"
     f"    {flag_lines('members')};\nEND\n$$",
 )
