@@ -666,6 +666,13 @@ def test_migration_0010_turns_jit_off_for_the_database_and_back(
     assert current(conn) == AFTER_AMENDMENT
 
 
+def _accession_ratio(conn: psycopg.Connection) -> list[str]:
+    options = conn.execute(
+        "SELECT attoptions FROM pg_attribute WHERE attname = 'accession_number' "
+        "AND attrelid = 'non_derivative_transactions'::regclass").fetchone()[0]
+    return [o for o in options or [] if o.startswith("n_distinct=")]
+
+
 def test_migration_0011_flags_the_superseded_lines_of_a_loaded_database(
     database_url: str, conn: psycopg.Connection
 ) -> None:
@@ -682,9 +689,12 @@ def test_migration_0011_flags_the_superseded_lines_of_a_loaded_database(
         "SELECT count(*) FROM information_schema.columns WHERE column_name = 'superseded'"
     ).fetchone()[0] == 0
     assert current(conn) == before  # 0010's anti-join
+    assert _accession_ratio(conn) == []
     command.upgrade(config, "head")
     db.dispose_engines()
     assert flagged_lines(conn) == superseded_lines(conn) != []
+    # the planner's ratio of filings to rows is fixed, not sampled
+    assert _accession_ratio(conn) == ["n_distinct=-0.2"]
     assert current(conn) == before
     assert_same_as_a_full_rebuild(conn)
 

@@ -20,7 +20,9 @@ flags the lines ``amended_lines`` already marks.
 
 Two small partial indexes serve the questions about the few amendments: the amendments in
 filing order (``filings``), and the amendments left unlinked because two originals tie
-(``filing_summaries``).
+(``filing_summaries``). And the child tables' ``accession_number`` gets a fixed ratio of
+filings to rows for the planner (``ACCESSIONS_PER_ROW``, below): its sampled estimate was
+23 times too low at 30 M.
 
 The views keep their names and columns; ``insider_trades_all.is_superseded`` now reads the
 flag (the same value). The downgrade restores migration 0009's views and refresh and 0010's
@@ -161,6 +163,27 @@ COLUMN_COMMENT = (
 
 _VIEWS = ("insider_trades", "insider_trades_all")
 
+# How many distinct filings a child table's rows belong to, as a fraction of its rows
+# (PostgreSQL's n_distinct < 0: it scales with the table). ANALYZE estimates it from a sample
+# of 30,000 rows, and because a filing's rows sit together its estimate falls further behind
+# the more filings there are: at 30 M transactions it took non_derivative_transactions'
+# 22 M rows to come from 188,000 filings (4.3 M in fact), so it expected 118 rows of each
+# filing where there are 5, and joined a few hundred filings to the transactions by reading
+# all of them (question 16: 24 s). The fractions are rows per filing of the real filings in
+# tests/fixtures/analyst (0.20 for non-derivative transactions) and of the generator's mix of
+# real filings (benchmarks/generate_million.py, the same 0.19 there), rounded.
+ACCESSIONS_PER_ROW = {
+    "non_derivative_transactions": 0.2,
+    "derivative_transactions": 0.4,
+    "non_derivative_holdings": 0.4,
+    "derivative_holdings": 0.2,
+    "footnotes": 0.2,
+    "footnote_references": 0.05,
+    "filing_owners": 0.6,
+    "owner_signatures": 0.7,
+    "amended_lines": 0.2,
+}
+
 # Two small partial indexes for questions about the few amendments (docs/queries.md 10 and
 # 16): the amendments in filing order (at 30 M, reading every filing's index entry by filed
 # date to keep ~100,000 amendments took 2.6 s), and the amendments linked to no filing
@@ -197,11 +220,15 @@ def upgrade() -> None:
     _create_views(INSIDER_TRADES_ALL_SQL, INSIDER_TRADES_SQL)
     for statement in INDEXES_SQL.values():
         op.execute(statement)
-    for table in TRANSACTION_TABLES:
-        op.execute(f"ANALYZE {table} (superseded)")
+    for table, fraction in ACCESSIONS_PER_ROW.items():
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN accession_number "
+                   f"SET (n_distinct = -{fraction})")
+        op.execute(f"ANALYZE {table}")  # the setting applies from the next ANALYZE on
 
 
 def downgrade() -> None:
+    for table in ACCESSIONS_PER_ROW:
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN accession_number RESET (n_distinct)")
     for index in INDEXES_SQL:
         op.execute(f"DROP INDEX {index}")
     for view in _VIEWS:
