@@ -231,6 +231,10 @@ class WatchSource:
         self.stop, self.say = stop, say
         self._queue = QueueSource(conn, workqueue.Scope(leftovers_of="watch"), lock, self.label)
         self._in_flight: set[str] = set()
+        # Recorded since this poll began. The queue is read (and claimed) a page at a time and
+        # handed out lazily: a filing of an earlier poll can be stored between the read that
+        # still saw it pending and the moment it comes up, when it is no longer in flight.
+        self._recorded: set[str] = set()
         self._loaded = self._failed = 0
         self._lags: list[float] = []
 
@@ -243,10 +247,12 @@ class WatchSource:
             now = time.monotonic()
             if now >= next_poll:
                 next_poll = now + self.interval
+                self._recorded.clear()
                 self._poll()
                 for task in self._queue.tasks():
-                    if task.item.accession_number not in self._in_flight:
-                        self._in_flight.add(task.item.accession_number)
+                    accession = task.item.accession_number
+                    if accession not in self._in_flight and accession not in self._recorded:
+                        self._in_flight.add(accession)
                         yield task
             else:
                 self.stop.wait(min(_POLL, next_poll - now))
@@ -268,6 +274,7 @@ class WatchSource:
         for outcome in outcomes:
             if isinstance(outcome.task, workqueue.QueueItem):
                 self._in_flight.discard(outcome.task.accession_number)
+                self._recorded.add(outcome.task.accession_number)
             if outcome.status in _NOT_DONE:
                 self._failed += 1
             elif outcome.stored and outcome.item is not None:
