@@ -57,29 +57,10 @@ def _earlier(filename: str) -> ModuleType:
 
 _M0009 = _earlier("0009_stored_supersession.py")
 
+# The statements are 0009's REBUILD_STEPS (0009's upgrade runs them as its backfill).
 REBUILD_SQL = f"""
 CREATE OR REPLACE FUNCTION rebuild_analyst_rows() RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    nestloop text := current_setting('enable_nestloop');
-BEGIN
-    TRUNCATE {", ".join(_M0009.DERIVED_TABLES)};
-    INSERT INTO filing_summaries ({_M0009._SUMMARY_COLUMNS})
-    {_M0009.filing_summaries_select("true", "true")};
-    -- the next statements read what was just written: plan them on its statistics
-    ANALYZE filing_summaries;
-    -- Every amendment at once. The planner estimates the links found at one row (a filter on
-    -- a window function), and at 30 M it joined them to the amendments by a nested loop:
-    -- 100,000 x 100,000 comparisons (over 22 minutes; 71 s with hash joins).
-    PERFORM set_config('enable_nestloop', 'off', true);
-    {_M0009.link_update("true")};
-    PERFORM set_config('enable_nestloop', nestloop, true);
-    ANALYZE filing_summaries;
-    INSERT INTO amended_lines ({_M0009._LINE_COLUMNS})
-    {_M0009.amended_lines_select("true")};
-    ANALYZE amended_lines;
-END
-$$
+LANGUAGE plpgsql AS $${_M0009.REBUILD_STEPS}$$
 """
 
 SUPERSEDED_INDEX_SQL = (

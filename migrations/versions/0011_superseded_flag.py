@@ -73,16 +73,21 @@ def _replace_once(text: str, old: str, new: str, count: int = 1) -> str:
     return text.replace(old, new)
 
 
+def _superseded(table: str) -> str:
+    """Is line ``t`` of ``table`` marked superseded in amended_lines?"""
+    return f"""EXISTS (
+          SELECT 1 FROM amended_lines m
+          WHERE m.accession_number = t.accession_number AND m.table_name = '{table}'
+            AND m.sequence = t.sequence AND m.status = 'superseded')"""
+
+
 def flag_lines(accessions: str) -> str:
     """Statements setting ``superseded`` from ``amended_lines`` on the lines of the filings
     in the text[] expression ``accessions``, writing only the rows whose flag changes."""
     return ";".join(f"""
     UPDATE {table} t SET superseded = NOT t.superseded
     WHERE t.accession_number = ANY({accessions})
-      AND t.superseded <> EXISTS (
-          SELECT 1 FROM amended_lines m
-          WHERE m.accession_number = t.accession_number AND m.table_name = '{table}'
-            AND m.sequence = t.sequence AND m.status = 'superseded')""" for table in TRANSACTION_TABLES)
+      AND t.superseded <> {_superseded(table)}""" for table in TRANSACTION_TABLES)
 
 
 def unflag_lines_no_longer_superseded() -> str:
@@ -90,11 +95,7 @@ def unflag_lines_no_longer_superseded() -> str:
     from the few flagged rows, then one anti-join)."""
     return ";".join(f"""
     UPDATE {table} t SET superseded = false
-    WHERE t.superseded
-      AND NOT EXISTS (
-          SELECT 1 FROM amended_lines m
-          WHERE m.accession_number = t.accession_number AND m.table_name = '{table}'
-            AND m.sequence = t.sequence AND m.status = 'superseded')""" for table in TRANSACTION_TABLES)
+    WHERE t.superseded AND NOT {_superseded(table)}""" for table in TRANSACTION_TABLES)
 
 
 def flag_superseded_lines() -> str:
