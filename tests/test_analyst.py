@@ -747,6 +747,23 @@ def test_value_is_the_trade_value_of_purchases_and_sales_of_the_stock(conn: psyc
                         Decimal("10633"))
 
 
+def test_a_lines_footnotes_are_read_once_and_only_when_asked_for(
+    conn: psycopg.Connection,
+) -> None:
+    """Migration 0012: footnote ids and texts come from one read of the line's references
+    (they were two subqueries, each reading them), and a query that asks for neither does not
+    read them at all (the lateral join is removed)."""
+    def plan(query: str) -> str:
+        return "\n".join(r[0] for r in conn.execute("EXPLAIN " + query))
+
+    both = plan("SELECT footnote_ids, footnotes FROM insider_trades "
+                "WHERE accession_number = '0001104659-23-005474'")
+    assert both.count(" on footnote_references ") == 1, both
+    neither = plan("SELECT accession_number, value FROM insider_trades "
+                   "WHERE accession_number = '0001104659-23-005474'")
+    assert "footnote" not in neither, neither
+
+
 def test_the_largest_trades_are_read_from_the_value_index(conn: psycopg.Connection) -> None:
     """Migration 0012: ``value`` is computed in the view with the index's own expression, so
     the largest purchases or sales come from the index in order (at 30 M transactions the

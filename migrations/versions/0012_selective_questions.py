@@ -19,6 +19,12 @@ Two things made the questions that return a few rows slow at 30 M transactions
   it read ``... AND NOT false`` for each branch and matched no index. The same values: the
   derivative branch's ``trade_value`` is NULL, as ``value`` was for every derivative line.
 
+* Each line's footnote ids and texts were two subqueries, each reading the line's
+  ``footnote_references`` (99.6 M rows at 30 M transactions) on its own. One ``LEFT JOIN
+  LATERAL`` now computes both from one read; PostgreSQL removes the join from any query that
+  reads neither column (an aggregate subquery returns one row), so ``count(*)`` and the
+  whole-history questions do not pay for it. One issuer's 9,210 lines at 30 M: 0.53 -> 0.44 s.
+
 The views keep their names and columns. The downgrade restores migration 0011's views and
 the functions' NULL handling, and drops the index.
 
@@ -76,22 +82,45 @@ INDEX_SQL = (
     f"WHERE transaction_code IN ({_M0009._OPEN_MARKET_LIST})"
 )
 
-# value, computed in each branch of the UNION ALL: the stock's purchases and sales in the
-# non-derivative branch, NULL in the derivative one (the view said so with NOT is_derivative).
-INSIDER_TRADES_ALL_SQL = _replace_once(
-    _replace_once(
-        _replace_once(
-            _M0011.INSIDER_TRADES_ALL_SQL,
-            f"CASE WHEN {_M0009._IS_OPEN_MARKET} THEN t.transaction_shares * "
-            f"{_M0009._LINE_PRICE} END AS value",
-            "t.trade_value AS value",
-        ),
-        " FROM non_derivative_transactions n",
-        f", {trade_value('n')} AS trade_value FROM non_derivative_transactions n",
-    ),
-    " FROM derivative_transactions n",
-    ", NULL::numeric AS trade_value FROM derivative_transactions n",
-)
+# A line's footnotes, ids and texts from one read of its references, in footnote order (the
+# number in the id, then the id). Replaces migration 0009's two subqueries (_FOOTNOTE_IDS,
+# _FOOTNOTE_TEXTS), which read the references once each.
+_FOOTNOTES_LATERAL = """
+LEFT JOIN LATERAL (
+    SELECT array_agg(x.footnote_id ORDER BY x.n, x.footnote_id) AS ids,
+           array_agg(fn.text ORDER BY x.n, x.footnote_id) AS texts
+    FROM (SELECT DISTINCT r.footnote_id,
+                 nullif(regexp_replace(r.footnote_id, '[^0-9]', '', 'g'), '')::int AS n
+          FROM footnote_references r
+          WHERE r.accession_number = t.accession_number
+            AND r.table_name = t.table_name AND r.sequence = t.sequence) x
+    LEFT JOIN footnotes fn
+      ON fn.accession_number = t.accession_number AND fn.footnote_id = x.footnote_id
+) fx ON true
+"""
+
+
+def _edit_view(sql: str) -> str:
+    """0011's insider_trades_all with value computed in each branch of the UNION ALL (the
+    stock's purchases and sales in the non-derivative branch, NULL in the derivative one, as
+    NOT is_derivative said) and the footnote columns read from one lateral join."""
+    edits = (
+        (f"CASE WHEN {_M0009._IS_OPEN_MARKET} THEN t.transaction_shares * "
+         f"{_M0009._LINE_PRICE} END AS value", "t.trade_value AS value"),
+        (" FROM non_derivative_transactions n",
+         f", {trade_value('n')} AS trade_value FROM non_derivative_transactions n"),
+        (" FROM derivative_transactions n",
+         ", NULL::numeric AS trade_value FROM derivative_transactions n"),
+        (f"{_M0009._FOOTNOTE_IDS} AS footnote_ids",
+         "coalesce(fx.ids, '{}'::text[]) AS footnote_ids"),
+        (f"{_M0009._FOOTNOTE_TEXTS} AS footnotes", "coalesce(fx.texts, '{}'::text[]) AS footnotes"),
+    )
+    for old, new in edits:
+        sql = _replace_once(sql, old, new)
+    return sql.rstrip() + _FOOTNOTES_LATERAL
+
+
+INSIDER_TRADES_ALL_SQL = _edit_view(_M0011.INSIDER_TRADES_ALL_SQL)
 
 
 def _strict(on: bool) -> None:
