@@ -82,21 +82,15 @@ INDEX_SQL = (
 )
 
 # A line's footnotes, ids and texts from one read of its references, in footnote order (the
-# number in the id, then the id). Replaces migration 0009's two subqueries (_FOOTNOTE_IDS,
-# _FOOTNOTE_TEXTS), which read the references once each.
-_FOOTNOTES_LATERAL = """
-LEFT JOIN LATERAL (
-    SELECT array_agg(x.footnote_id ORDER BY x.n, x.footnote_id) AS ids,
-           array_agg(fn.text ORDER BY x.n, x.footnote_id) AS texts
-    FROM (SELECT DISTINCT r.footnote_id,
-                 nullif(regexp_replace(r.footnote_id, '[^0-9]', '', 'g'), '')::int AS n
-          FROM footnote_references r
-          WHERE r.accession_number = t.accession_number
-            AND r.table_name = t.table_name AND r.sequence = t.sequence) x
-    LEFT JOIN footnotes fn
-      ON fn.accession_number = t.accession_number AND fn.footnote_id = x.footnote_id
-) fx ON true
-"""
+# number in the id, then the id): migration 0009's texts subquery (_FOOTNOTE_TEXTS) as a
+# lateral join that also collects the ids, replacing its two subqueries, which read the
+# references once each.
+_FOOTNOTES_LATERAL = "\nLEFT JOIN LATERAL " + _replace_once(
+    _M0009._FOOTNOTE_TEXTS.removeprefix("coalesce(").removesuffix(", '{}'::text[])"),
+    "SELECT array_agg(fn.text ORDER BY x.n, x.footnote_id)",
+    "SELECT array_agg(x.footnote_id ORDER BY x.n, x.footnote_id) AS ids,\n"
+    "               array_agg(fn.text ORDER BY x.n, x.footnote_id) AS texts",
+) + " fx ON true\n"
 
 
 def _edit_view(sql: str) -> str:
