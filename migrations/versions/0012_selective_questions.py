@@ -6,9 +6,10 @@ Three things made the questions that return few rows slow at 30 M transactions
 * ``business_days_between(from, to)`` ran its whole body when a date was NULL (about
   0.05-0.1 ms a call, to return NULL). ``insider_trades_all`` calls it, twice a line, for every
   line whose filing has no filed date (an XML document loaded on its own) or no calendar
-  row: a third of one owner's lines in a generated database, two thirds of that question's
-  time. Both business-day functions are now ``STRICT``: PostgreSQL returns NULL for a NULL
-  argument without calling them. Same answers (they returned NULL for NULL already).
+  row: a third of one owner's lines in a generated 1 M-transaction database, two thirds of
+  that question's server time. Both business-day functions are now ``STRICT``: PostgreSQL
+  returns NULL for a NULL argument without calling them. Same answers (they returned NULL for
+  NULL already).
 * The largest trades of a window (docs/queries.md questions 1 and 9, "top 20 open-market
   trades") sorted every purchase or sale of the window, or of all history, to keep ten: at
   30 M transactions question 9 sorted 12 M sales (4.6 s). An index of purchases and sales by
