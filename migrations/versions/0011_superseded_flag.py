@@ -58,8 +58,8 @@ def _earlier(filename: str) -> ModuleType:
     return module
 
 
-_M0009 = _earlier("0009_stored_supersession.py")
 _M0010 = _earlier("0010_analyst_scale.py")
+_M0009 = _M0010._M0009  # the one 0010 loaded (loading 0009 runs 0003 and 0005 too)
 
 TRANSACTION_TABLES = _M0009.TRANSACTION_TABLES
 

@@ -58,8 +58,8 @@ def _earlier(filename: str) -> ModuleType:
     return module
 
 
-_M0009 = _earlier("0009_stored_supersession.py")
 _M0011 = _earlier("0011_superseded_flag.py")
+_M0009 = _M0011._M0009  # the one 0011 loaded, not a second copy
 _replace_once = _M0011._replace_once
 
 BUSINESS_DAY_FUNCTIONS = ("business_days_between(date, date)", "business_days_counted(date, date)")
