@@ -3,6 +3,7 @@
     python -m benchmarks.bench_datasets                    # 60,000 filings, ~400,000 rows
     python -m benchmarks.bench_datasets --filings 5000     # smaller
     python -m benchmarks.bench_datasets --profile          # cProfile of the load, top 30
+    python -m benchmarks.bench_datasets --floor            # + what storing the rows alone costs
 
 A quarter zip in SEC's layout (tests/dataset_zip.py) is built by replicating the corpus's
 filings (full submissions and bare XML documents, as the data sets would hold them) under
@@ -15,6 +16,9 @@ scratch database (``--server``, default ``$BENCH_DATABASE_URL`` or
 * read: ``QuarterFile.batches`` alone (unzip, split, convert, build rows; no database);
 * load: ``load_quarter`` on the empty database (COPY in batches, one transaction);
 * reload: the same quarter republished (another zip, same rows): every filing unchanged.
+* floor (``--floor``): the rows the load stored, every table it wrote, copied out and COPYed
+  back (binary, in one transaction, rolled back), with the tables' indexes and without their
+  secondary ones: what PostgreSQL spends storing them, with no reading or mapping at all.
 
 Rows are data-set rows (lines of the eight tables). Figures are reported, never judged.
 """
@@ -45,7 +49,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from ingest import db  # noqa: E402
-from ingest.dataset_load import load_quarter  # noqa: E402
+from ingest.dataset_load import fewer_collections, load_quarter  # noqa: E402
 from ingest.datasets import QuarterFile  # noqa: E402
 from tests import dataset_zip as dz  # noqa: E402
 from tests.edgar_standin import business_days  # noqa: E402
@@ -112,7 +116,12 @@ def _server_url(server: str, name: str) -> str:
         .render_as_string(hide_password=False)
 
 
-def run(filings: int, rows_per_filing: float, server: str, profile: bool = False) -> dict:
+# Every table a data-set load writes (the analyst rows included), in an order COPY can fill.
+STORED_TABLES = (*DATABASE_TABLES, "issuers", "persons", "filing_summaries", "amended_lines")
+
+
+def run(filings: int, rows_per_filing: float, server: str, profile: bool = False,
+        floor: bool = False) -> dict:
     """Build the quarter, then read and load it in a fresh process (its peak memory is the
     reader's and loader's own, not the builder's)."""
     started = time.monotonic()
@@ -122,14 +131,15 @@ def run(filings: int, rows_per_filing: float, server: str, profile: bool = False
         path = Path(folder) / f"{QUARTER}_form345.zip"
         path.write_bytes(data)
         command = [sys.executable, "-m", "benchmarks.bench_datasets", "--load-zip", str(path),
-                   "--server", server, "--json", *(["--profile"] if profile else [])]
+                   "--server", server, "--json", *(["--profile"] if profile else []),
+                   *(["--floor"] if floor else [])]
         done = subprocess.run(command, cwd=REPO, check=True, capture_output=True, text=True)
     result = {"filings": filings, "zip_mb": round(len(data) / 1e6, 1), "build_s": round(built, 1)}
     result.update(json.loads(done.stdout))
     return result
 
 
-def load_zip(path: Path, server: str, profile: bool = False) -> dict:
+def load_zip(path: Path, server: str, profile: bool = False, floor: bool = False) -> dict:
     """Load one quarter zip on a scratch database (peak memory measured right after), then
     reload it republished, then read it alone (no database)."""
     data = path.read_bytes()
@@ -162,6 +172,11 @@ def load_zip(path: Path, server: str, profile: bool = False) -> dict:
                           load_server_cpu_s=server_cpu.seconds())
             tables = ", ".join(f"(SELECT count(*) FROM {t})" for t in DATABASE_TABLES)
             result["database_rows"] = sum(conn.execute(f"SELECT {tables}").fetchone())
+            if floor:
+                result["floor_server_cpu_s"] = {
+                    "with_indexes": _storing_floor(conn, keep_indexes=True),
+                    "without_secondary_indexes": _storing_floor(conn, keep_indexes=False),
+                }
 
             republished = _republished(data)
             started = time.monotonic()
@@ -180,7 +195,7 @@ def load_zip(path: Path, server: str, profile: bool = False) -> dict:
                 sql.Identifier(name)))
 
     started, cpu = time.monotonic(), time.process_time()
-    with QuarterFile(data, QUARTER) as dataset:
+    with QuarterFile(data, QUARTER) as dataset, fewer_collections():  # as load_quarter reads
         for _ in dataset.batches():
             pass
     read, read_cpu = time.monotonic() - started, time.process_time() - cpu
@@ -189,6 +204,33 @@ def load_zip(path: Path, server: str, profile: bool = False) -> dict:
     per_quarter = result["load_s"] * (60_000 / filings)
     result["history_minutes_at_60000_per_quarter"] = round(QUARTERS_OF_HISTORY * per_quarter / 60, 1)
     return result
+
+
+def _storing_floor(conn: psycopg.Connection, keep_indexes: bool) -> float | None:
+    """Server CPU seconds to COPY back what the load stored (see the module docstring), in a
+    transaction rolled back: the database is left as the load left it."""
+    cur = conn.cursor()
+    stored = {}
+    for table in STORED_TABLES:
+        with cur.copy(f"COPY {table} TO STDOUT (FORMAT BINARY)") as copy:
+            stored[table] = b"".join(bytes(block) for block in copy)
+    with conn.transaction(force_rollback=True):
+        cur.execute("TRUNCATE filings CASCADE")  # its trigger empties the analyst tables
+        cur.execute("TRUNCATE issuers, persons")
+        cur.execute("SET LOCAL session_replication_role = replica")  # as the loader does
+        if not keep_indexes:
+            secondary = cur.execute(
+                "SELECT indexrelid::regclass::text FROM pg_index "
+                "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary AND NOT indisunique",
+                (list(STORED_TABLES),),
+            ).fetchall()
+            for (index,) in secondary:
+                cur.execute(f"DROP INDEX {index}")
+        server_cpu = _ServerCpu(conn)
+        for table, data in stored.items():
+            with cur.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(data)
+        return server_cpu.seconds()
 
 
 def _peak_rss_mb() -> int:
@@ -240,13 +282,15 @@ def main() -> None:
     parser.add_argument("--rows-per-filing", type=float, default=400_000 / 60_000)
     parser.add_argument("--server", default=DEFAULT_SERVER)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--floor", action="store_true",
+                        help="also measure what storing the loaded rows alone costs the server")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--load-zip", type=Path, help=argparse.SUPPRESS)  # the measuring process
     args = parser.parse_args()
     if args.load_zip:
-        print(json.dumps(load_zip(args.load_zip, args.server, args.profile)))
+        print(json.dumps(load_zip(args.load_zip, args.server, args.profile, args.floor)))
         return
-    result = run(args.filings, args.rows_per_filing, args.server, args.profile)
+    result = run(args.filings, args.rows_per_filing, args.server, args.profile, args.floor)
     profile = result.pop("profile", None)
     if args.json:
         print(json.dumps(result, indent=2))

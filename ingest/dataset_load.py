@@ -95,7 +95,7 @@ def load_quarter(
         return report
     try:
         with QuarterFile(source, quarter, filings_per_pass=filings_per_pass) as dataset, \
-                conn.transaction(), _fewer_collections():
+                conn.transaction(), fewer_collections():
             _load(conn, dataset, batch_filings, report)
             columns = dataset.columns
             _record_quarter(conn, report, dataset.source_name, columns)
@@ -214,7 +214,7 @@ _QUARTER_GC_THRESHOLDS = (50_000, 20, 1_000)
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
+def fewer_collections() -> Iterator[None]:
     """Python's cyclic garbage collector run rarely while a quarter loads.
 
     A quarter's read holds a few hundred thousand live containers (its SUBMISSION lines, a

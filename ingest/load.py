@@ -7,8 +7,9 @@ Takes ``LoadItem``s (rows built by ``ingest.rows``, usually in a parse worker) o
    decide per filing: new (``loaded``), ``replaced`` or ``unchanged`` (no writes at all);
 2. delete the child rows of the filings being replaced (one statement, set-based);
 3. COPY (binary) the filings into a TEMP staging table and upsert them (keeps
-   ``ingested_at``), COPY every child table's rows straight into place (as a superuser,
-   without the server's per-row foreign-key check, which cannot fail there: see
+   ``ingested_at``; a batch of new filings only is COPYed straight into ``filings``),
+   COPY every child table's rows straight into place (as a superuser, without the
+   server's per-row foreign-key check, which cannot fail there: see
    ``_CAN_SKIP_REFERENCE_CHECKS``);
 4. upsert ``issuers``/``persons`` keeping the values of the newest filing (COPYed into
    temp tables first), and refresh the filings' analyst rows; a ``deferred`` loader, whose
@@ -550,12 +551,18 @@ class Loader:
 
     def _upsert_filings(self, cur: psycopg.Cursor, writes: list[_Plan]) -> None:
         self._ensure_staging(cur)
-        cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(_STAGING)))
-        with cur.copy(FILINGS_LAYOUT.statement(_STAGING)) as copy:
+        # Only new filings (a first load, a history quarter): COPY straight into filings.
+        # _plan found none of them stored; one stored meanwhile by a concurrent loader
+        # breaks the unique key, and the batch is retried one filing at a time (upserted).
+        direct = all(plan.status is Status.LOADED for plan in writes)
+        if not direct:
+            cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(_STAGING)))
+        with cur.copy(FILINGS_LAYOUT.statement(None if direct else _STAGING)) as copy:
             copy.set_types(FILINGS_LAYOUT.types)
             for plan in writes:
                 copy.write_row(_filing_row(plan))
-        cur.execute(_UPSERT_FILINGS)
+        if not direct:
+            cur.execute(_UPSERT_FILINGS)
         raws = [p for p in writes if p.write_raw]
         if raws:
             with cur.copy(RAW_LAYOUT.statement()) as copy:

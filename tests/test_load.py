@@ -208,6 +208,40 @@ def test_same_batch_twice_is_unchanged_and_writes_nothing(db_conn: psycopg.Conne
     assert snapshot(db_conn) == before
 
 
+def test_new_filings_are_copied_into_place_and_one_stored_meanwhile_is_upserted(
+    db_conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch of new filings only is COPYed straight into filings (no staging, no upsert).
+    # If another loader stored one of them after this batch looked (simulated: the first
+    # look misses it), the unique key refuses the COPY and the batch is loaded again one
+    # filing at a time, the stored one upserted: nothing fails, nothing is doubled.
+    stored = prepare(make_filing("0000000001-24-000004"), "a")
+    new = prepare(make_filing("0000000001-24-000005", issuer=(2, "B CORP", "B")), "b")
+    Loader(db_conn).load([stored])
+    with db_conn.transaction(force_rollback=True):  # what the batch stores without a race
+        Loader(db_conn).load([stored, new])
+        expected = counts(db_conn)
+    ingested = db_conn.execute("SELECT ingested_at FROM filings").fetchone()[0]
+    looks = []
+    real_plan = Loader._plan
+
+    def first_look_misses_it(self: Loader, items: list, indexes: list[int], force: bool) -> list:
+        plans = real_plan(self, items, indexes, force)
+        if not looks:
+            for plan in plans:
+                plan.status = load_module.Status.LOADED
+        looks.append([plan.status for plan in plans])
+        return plans
+
+    monkeypatch.setattr(Loader, "_plan", first_look_misses_it)
+    assert statuses(Loader(db_conn).load([stored, new])) == ["unchanged", "loaded"]
+    assert len(looks) == 3  # the batch, then each filing on its own
+    assert db_conn.execute("SELECT count(*) FROM ingest_errors").fetchone()[0] == 0
+    assert db_conn.execute("SELECT ingested_at FROM filings WHERE accession_number = "
+                           "'0000000001-24-000004'").fetchone()[0] == ingested
+    assert counts(db_conn) == expected
+
+
 def test_changed_bytes_replace_every_row(db_conn: psycopg.Connection) -> None:
     acc = "0000000001-24-000010"
     loader = Loader(db_conn)
