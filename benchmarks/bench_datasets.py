@@ -14,7 +14,8 @@ scratch database (``--server``, default ``$BENCH_DATABASE_URL`` or
 ``postgresql://postgres@127.0.0.1:5432/postgres``, migrated to head, dropped afterwards):
 
 * read: ``QuarterFile.batches`` alone (unzip, split, convert, build rows; no database);
-* load: ``load_quarter`` on the empty database (COPY in batches, one transaction);
+* load: ``load_quarter`` on the empty database (COPY in batches, one transaction; the zip read
+  in a process of its own, whose CPU is reported apart: ``load_reader_cpu_s``);
 * reload: the same quarter republished (another zip, same rows): every filing unchanged.
 * floor (``--floor``): the rows the load stored, every table it wrote, copied out and COPYed
   back (binary, in one transaction, rolled back), with the tables' indexes and without their
@@ -169,6 +170,7 @@ def load_zip(path: Path, server: str, profile: bool = False, floor: bool = False
                           load_s=round(load, 2), load_rows_per_s=round(rows / load),
                           load_filings_per_s=round(filings / load),
                           load_client_cpu_s=round(load_cpu, 2),
+                          load_reader_cpu_s=round(report.reader_cpu_seconds, 2),
                           load_server_cpu_s=server_cpu.seconds())
             tables = ", ".join(f"(SELECT count(*) FROM {t})" for t in DATABASE_TABLES)
             result["database_rows"] = sum(conn.execute(f"SELECT {tables}").fetchone())

@@ -23,14 +23,18 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import multiprocessing
+import pickle
 import queue
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
+from multiprocessing.connection import Connection
 from typing import BinaryIO
 
 import psycopg
@@ -45,7 +49,8 @@ from .datasets import (
     dataset_file_name,
     normalize_quarter,
 )
-from .load import DATASET_NEVER_REPLACES, Loader
+from .load import DATASET_NEVER_REPLACES, Loader, encode_children
+from .rows import EncodedRows, FilingRows, IssuerRow, PersonRow
 from .worker import LoadItem, Outcome, Stage
 
 log = logging.getLogger(__name__)
@@ -70,6 +75,7 @@ class QuarterReport:
     failed: int = 0  # refused by the database (recorded in ingest_errors, stage 'load')
     orphan_rows: dict[str, int] = field(default_factory=dict)  # rows without a SUBMISSION row
     seconds: float = 0.0
+    reader_cpu_seconds: float = 0.0  # of the reader process (_QuarterReader), not this one
 
 
 def load_quarter(
@@ -93,12 +99,14 @@ def load_quarter(
     if loaded_quarters(conn).get(quarter) == digest:
         report.status = "unchanged"
         return report
+    data = bytes(source) if isinstance(source, bytes | bytearray | memoryview) else source.read()
     try:
-        with QuarterFile(source, quarter, filings_per_pass=filings_per_pass) as dataset, \
-                conn.transaction(), fewer_collections():
-            _load(conn, dataset, batch_filings, report)
-            columns = dataset.columns
-            _record_quarter(conn, report, dataset.source_name, columns)
+        # Opened here too: a zip, table or header the mapping cannot read is refused at once.
+        with QuarterFile(data, quarter, filings_per_pass=filings_per_pass) as dataset, \
+                conn.transaction(), fewer_collections(), \
+                _QuarterReader(data, quarter, filings_per_pass, batch_filings) as reader:
+            _load(conn, reader, dataset.source_name, report)
+            _record_quarter(conn, report, dataset.source_name, dataset.columns)
     except DatasetError as exc:
         log.error("%s", exc)
         Loader(conn).write([Outcome.failure(STAGE, str(exc), dataset_file_name(quarter))])
@@ -177,22 +185,22 @@ def loaded_quarters(conn: psycopg.Connection) -> dict[str, str]:
     ).fetchall())
 
 
-def _load(conn: psycopg.Connection, dataset: QuarterFile, batch_filings: int,
+def _load(conn: psycopg.Connection, reader: _QuarterReader, source_name: str,
           report: QuarterReport) -> None:
     # The quarter is one transaction: issuers/persons and the analyst rows are brought up to
     # date once, at its end (Loader.finish), not batch by batch.
     loader = Loader(conn, deferred=True)
     statuses: Counter[str] = Counter()
-    with closing(_read_ahead(dataset.batches(batch_filings))) as batches:
-        for batch in batches:
-            for result in loader.load(batch):
-                kept = result.status == "unchanged" and result.message == DATASET_NEVER_REPLACES
-                statuses["kept_filing" if kept else result.status] += 1
+    for batch in reader.batches():
+        for result in loader.load(batch):
+            kept = result.status == "unchanged" and result.message == DATASET_NEVER_REPLACES
+            statuses["kept_filing" if kept else result.status] += 1
     loader.finish()
-    report.filings = dataset.filings
-    report.rows = dataset.rows
-    report.rows_per_table = {t.name: dataset.rows_read[t.name] for t in DATASET_TABLES}
-    report.orphan_rows = dict(dataset.orphan_rows)
+    report.filings = reader.filings
+    report.rows = sum(reader.rows_read.values())
+    report.rows_per_table = {t.name: reader.rows_read[t.name] for t in DATASET_TABLES}
+    report.orphan_rows = dict(reader.orphan_rows)
+    report.reader_cpu_seconds = reader.cpu_seconds
     report.loaded = statuses["loaded"]
     report.replaced = statuses["replaced"]
     report.unchanged = statuses["unchanged"]
@@ -204,8 +212,156 @@ def _load(conn: psycopg.Connection, dataset: QuarterFile, batch_filings: int,
             STAGE,
             f"{report.quarter}: rows whose accession SUBMISSION does not list were not "
             f"loaded (no filing to attach them to): {counts}",
-            dataset.source_name,
+            source_name,
         )])
+
+
+READ_AHEAD = 6  # batches the reader process may run ahead of the loader (~4 MB each)
+
+
+class _QuarterReader:
+    """``QuarterFile.batches`` in a process of its own, the batches handed over a pipe.
+
+    Reading a quarter is pure Python, and so is much of loading it (psycopg encoding rows,
+    deciding per filing): in one process the two took turns on the GIL, while PostgreSQL
+    waited for one or the other. In two, the reader builds the next batch while the loader
+    and the server store this one. The child rows cross the pipe encoded for COPY
+    (``ingest.load.encode_children``), and each filing as plain tuples (``_to_wire``):
+    pickling the rows' Decimals and dates, or one dataclass object per table, would cost more
+    than the process frees. The process is forked by a fork server, or spawned
+    (``_reader_context``). A ``DatasetError`` of the reader is raised again here; the quarter's counts
+    (``filings``, ``rows_read``, ``orphan_rows``) are filled in when its last batch is read.
+    """
+
+    def __init__(self, data: bytes, quarter: str, filings_per_pass: int,
+                 batch_filings: int) -> None:
+        context = _reader_context()
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_read_quarter, args=(send, data, quarter, filings_per_pass, batch_filings),
+            name=f"edgar-insider dataset reader {quarter}", daemon=True,
+        )
+        self._process.start()
+        send.close()  # the reader's end now lives in the reader alone: EOF when it ends
+        # A thread takes the messages off the pipe as they come (the pipe holds far less
+        # than a batch), so that the reader runs up to READ_AHEAD batches ahead: through
+        # its second pass over the zip, say, while the loader works on what it has.
+        self._received: queue.Queue[bytes | None] = queue.Queue(maxsize=READ_AHEAD)
+        self._stop = threading.Event()
+        self._receiver = threading.Thread(target=self._receive_all, daemon=True,
+                                          name=f"dataset receiver {quarter}")
+        self._receiver.start()
+        self.filings = 0
+        self.cpu_seconds = 0.0
+        self.rows_read: Counter[str] = Counter()
+        self.orphan_rows: Counter[str] = Counter()
+
+    def batches(self) -> Iterator[list[LoadItem]]:
+        while True:
+            message = self._received.get()
+            if message is None:
+                self._process.join()
+                raise RuntimeError(
+                    "the data-set reader process ended before the end of the quarter "
+                    f"(exit code {self._process.exitcode})"
+                )
+            kind, value = pickle.loads(message)
+            if kind == "batch":
+                yield [_from_wire(filing) for filing in value]
+            elif kind == "done":
+                self.filings, rows_read, orphan_rows, self.cpu_seconds = value
+                self.rows_read.update(rows_read)
+                self.orphan_rows.update(orphan_rows)
+                return
+            elif kind == "error":
+                raise value
+            else:
+                raise RuntimeError(f"the data-set reader process failed:\n{value}")
+
+    def _receive_all(self) -> None:
+        try:
+            while self._hand_over(self._receive.recv_bytes()):
+                pass
+        except (EOFError, OSError):  # the reader ended (its last message was read before)
+            self._hand_over(None)
+
+    def _hand_over(self, message: bytes | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._received.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._process.is_alive():  # the loader stopped early: the rest is not wanted
+            self._process.terminate()
+        self._process.join()
+        self._receiver.join()  # the reader's end is closed: it sees EOF, or the stop
+        self._receive.close()
+
+    def __enter__(self) -> _QuarterReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _reader_context() -> multiprocessing.context.BaseContext:
+    """Where the platform has it, a fork server: started once per process, with this module
+    (the reader's imports) loaded, it forks each quarter's reader from that clean state in
+    milliseconds where spawning one imports it all again (about a second). Never a plain
+    fork: the loader's process holds a database connection and may run threads."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__])
+    return context
+
+
+def _to_wire(item: LoadItem) -> tuple:
+    """A data-set filing as builtin values only, which pickle in C (``_from_wire`` undoes it)."""
+    rows = item.rows
+    children = {table: (value.data, value.rows) if isinstance(value, EncodedRows) else value
+                for table, value in rows.children.items()}
+    return (rows.accession_number, rows.source_kind, rows.parse_error, rows.filing, children,
+            [tuple(row) for row in rows.issuers], [tuple(row) for row in rows.persons],
+            rows.nul_problem, item.source_name, item.raw_sha256, item.raw_size)
+
+
+def _from_wire(filing: tuple) -> LoadItem:
+    (accession, source_kind, parse_error, filing_row, children, issuers, persons, nul_problem,
+     source_name, raw_sha256, raw_size) = filing
+    for table, value in children.items():
+        if isinstance(value, tuple):  # (data, rows): encoded; a list holds rows
+            children[table] = EncodedRows(*value)
+    rows = FilingRows(accession, source_kind, parse_error, filing_row, children,
+                      [IssuerRow._make(row) for row in issuers],
+                      [PersonRow._make(row) for row in persons], nul_problem)
+    return LoadItem(rows, source_name, raw_sha256, raw_size, raw_gzip=None)
+
+
+def _read_quarter(send: Connection, data: bytes, quarter: str,
+                  filings_per_pass: int, batch_filings: int) -> None:
+    """The reader process (``_QuarterReader``): ("batch", items)... then ("done", counts),
+    or the error that stopped it. Nothing of it is raised here: the loader's process says it."""
+    try:
+        with fewer_collections(), \
+                QuarterFile(data, quarter, filings_per_pass=filings_per_pass) as dataset:
+            for batch in dataset.batches(batch_filings):
+                send.send(("batch", [_to_wire(encode_children(item)) for item in batch]))
+            send.send(("done", (dataset.filings, dict(dataset.rows_read),
+                                dict(dataset.orphan_rows), time.process_time())))
+    except DatasetError as exc:
+        with suppress(OSError):
+            send.send(("error", exc))
+    except BaseException:  # noqa: BLE001 - a bug, or the loader gone: said in its process
+        with suppress(OSError):
+            send.send(("failed", traceback.format_exc()))
+    finally:
+        send.close()
 
 
 # Collection thresholds while a quarter loads: the oldest generation at most every
@@ -229,43 +385,6 @@ def fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
-
-
-def _read_ahead(batches: Iterator[list[LoadItem]], depth: int = 2) -> Iterator[list[LoadItem]]:
-    """The batches, read by a thread ``depth`` batches ahead: the next batch is built while
-    the server stores this one (reading is pure Python; the loader mostly waits on COPY).
-    An error of the reader is raised here, in the caller's thread."""
-    handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        handoff.put(("batch", batch), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            handoff.put(("done", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            handoff.put(("error", exc))
-
-    reader = threading.Thread(target=read, name="dataset-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            kind, value = handoff.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value  # type: ignore[misc]
-            yield value  # type: ignore[misc]
-    finally:
-        stop.set()
-        reader.join()
 
 
 def _record_quarter(

@@ -156,6 +156,11 @@ class DatasetError(Exception):
     def __init__(self, quarter: str, message: str) -> None:
         super().__init__(f"{quarter}: {message}")
         self.quarter = quarter
+        self.message = message
+
+    def __reduce__(self) -> tuple:
+        # Raised in the reader process (ingest.dataset_load), raised again in the loader's.
+        return type(self), (self.quarter, self.message)
 
 
 class ArchiveError(DatasetError):

@@ -35,8 +35,9 @@ from operator import itemgetter
 from typing import Any
 
 import psycopg
-from psycopg import sql
-from psycopg.pq import TransactionStatus
+from psycopg import postgres, sql
+from psycopg.adapt import Transformer
+from psycopg.pq import Format, TransactionStatus
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 
@@ -46,10 +47,15 @@ from .analyst import refresh_analyst_rows
 from .dataset_compare import record_differences
 from .errors import connection_lost
 from .records import FILING_COLUMNS, FILING_LOAD_COLUMNS, PARSER_VERSION, ParsedFiling, is_parse_problem
-from .rows import CHILD_TABLE_NAMES, PLACEHOLDER_TICKERS, IssuerRow, PersonRow
+from .rows import CHILD_TABLE_NAMES, PLACEHOLDER_TICKERS, EncodedRows, IssuerRow, PersonRow
 from .worker import LoadItem, Outcome, Stage, Status, pack_raw, prepare
 
-__all__ = ["LoadItem", "LoadResult", "Loader", "prepare"]
+try:  # psycopg's own encoder of one COPY BINARY row (in C with psycopg[binary])
+    from psycopg._copy_base import format_row_binary
+except ImportError:  # not where psycopg 3.2-3.3 keeps it: rows are handed over unencoded
+    format_row_binary = None
+
+__all__ = ["LoadItem", "LoadResult", "Loader", "encode_children", "prepare"]
 
 log = logging.getLogger(__name__)
 
@@ -590,17 +596,22 @@ class Loader:
         if self._can_skip_reference_checks(cur):
             before = cur.execute(_SKIP_REFERENCE_CHECKS).fetchone()[0]
         for layout in CHILD_LAYOUTS:
-            table_rows = [
-                row
-                for plan in writes
-                for row in plan.item.rows.children.get(layout.table, ())
-            ]
-            if not table_rows:
-                continue
-            with cur.copy(layout.statement()) as copy:
-                copy.set_types(layout.types)
-                for row in table_rows:
-                    copy.write_row(row)
+            table_rows: list[tuple] = []
+            encoded: list[bytes] = []
+            for plan in writes:
+                rows = plan.item.rows.children.get(layout.table, ())
+                if isinstance(rows, EncodedRows):
+                    encoded.append(rows.data)
+                else:
+                    table_rows.extend(rows)
+            if table_rows:
+                with cur.copy(layout.statement()) as copy:
+                    copy.set_types(layout.types)
+                    for row in table_rows:
+                        copy.write_row(row)
+            if encoded:
+                with cur.copy(layout.statement()) as copy:
+                    copy.write(b"".join((_BINARY_HEADER, *encoded, _BINARY_TRAILER)))
         # Back before anything else runs (an error before here rolls the savepoint back, and
         # the setting with it).
         if before is not None:
@@ -715,14 +726,70 @@ def _decide(index: int, item: LoadItem, existing: _Existing | None, force: bool)
 
 def _check_accessions(writes: list[_Plan]) -> None:
     """Every child row names its own filing: what makes the foreign-key check redundant
-    (see _CAN_SKIP_REFERENCE_CHECKS). A row that does not fails its filing's write."""
+    (see _CAN_SKIP_REFERENCE_CHECKS). A row that does not fails its filing's write. Rows
+    handed over encoded were checked before they were encoded (``encode_children``)."""
     for plan in writes:
-        accession = {plan.item.accession_number}
-        for table, rows in plan.item.rows.children.items():
-            stray = set(map(_FIRST, rows)) - accession
-            if stray:
-                raise ValueError(f"a {table} row of {plan.item.accession_number} names "
-                                 f"{sorted(stray)[0]!r}")
+        _check_rows(plan.item)
+
+
+def _check_rows(item: LoadItem) -> None:
+    accession = {item.accession_number}
+    for table, rows in item.rows.children.items():
+        if isinstance(rows, EncodedRows):
+            continue
+        stray = set(map(_FIRST, rows)) - accession
+        if stray:
+            raise ValueError(f"a {table} row of {item.accession_number} names {sorted(stray)[0]!r}")
+
+
+# COPY BINARY framing (PostgreSQL documentation, COPY, "Binary Format"): the 11-byte
+# signature, a 32-bit flags field and a 32-bit header extension length (both 0); a 16-bit -1
+# after the last row.
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_BINARY_TRAILER = b"\xff\xff"
+
+
+def _type_oid(name: str) -> int:
+    if name.endswith("[]"):
+        return postgres.types[name[:-2]].array_oid
+    return postgres.types[name].oid
+
+
+class _RowEncoder:
+    """One child table's rows -> ``EncodedRows``, as ``Copy.write_row`` would send them."""
+
+    def __init__(self, layout: _CopyLayout) -> None:
+        self._transformer = Transformer()
+        self._transformer.set_dumper_types([_type_oid(t) for t in layout.types], Format.BINARY)
+
+    def __call__(self, rows: Sequence[tuple]) -> EncodedRows:
+        buffer = bytearray()
+        for row in rows:
+            format_row_binary(row, self._transformer, buffer)
+        return EncodedRows(bytes(buffer), len(rows))
+
+
+_ENCODERS: dict[str, _RowEncoder] = {}
+
+
+def encode_children(item: LoadItem) -> LoadItem:
+    """The item with its child rows encoded for COPY (``EncodedRows``), in place: what a
+    reader in another process hands the loader. The loader does not read encoded rows, so
+    they are checked here (``_check_rows``); an item that fails the check is left as it is,
+    for the loader to refuse that filing alone."""
+    if format_row_binary is None:
+        return item
+    try:
+        _check_rows(item)
+    except ValueError:
+        return item
+    if not _ENCODERS:
+        _ENCODERS.update((layout.table, _RowEncoder(layout)) for layout in CHILD_LAYOUTS)
+    children = item.rows.children
+    for table, rows in children.items():
+        if not isinstance(rows, EncodedRows):
+            children[table] = _ENCODERS[table](rows)
+    return item
 
 
 _FIRST = itemgetter(0)

@@ -27,6 +27,7 @@ from ingest.dataset_catalog import DATASET_TABLES
 from ingest.dataset_compare import compare
 from ingest.dataset_load import (
     STAGE,
+    _QuarterReader,
     dataset_only_filings,
     load_quarter,
     loaded_quarters,
@@ -44,9 +45,10 @@ from ingest.datasets import (
     quarters_between,
 )
 from ingest.fetch import EdgarClient, RateLimiter
-from ingest.load import Loader
+from ingest.load import Loader, encode_children
 from ingest.parse import parse_file
 from ingest.records import ENTRY_TABLES, OWNER_COLUMNS, ParsedFiling, snake_case
+from ingest.rows import EncodedRows
 from models import schema
 from tests import dataset_zip as dz
 from tests.edgar_standin import EdgarStandin
@@ -532,6 +534,23 @@ def test_reading_in_several_passes_gives_the_same_rows() -> None:
             return [(i.rows, i.raw_sha256) for batch in dataset.batches(3) for i in batch]
 
     assert items(filings_per_pass=2) == items()
+
+
+def test_the_reader_process_hands_over_the_rows_it_read_and_stops_with_the_loader() -> None:
+    quarter = max(submission_quarters(), key=lambda q: len(q.filings))
+    with QuarterFile(quarter.data, quarter.quarter, filings_per_pass=2) as dataset:
+        expected = [encode_children(item) for batch in dataset.batches(1) for item in batch]
+    with _QuarterReader(quarter.data, quarter.quarter, 2, 1) as reader:
+        items = [item for batch in reader.batches() for item in batch]
+    assert reader.filings == len(quarter.filings) == len(items)
+    assert [(i.rows, i.source_name, i.raw_sha256) for i in items] \
+        == [(i.rows, i.source_name, i.raw_sha256) for i in expected]
+    assert isinstance(items[0].rows.children["filing_owners"], EncodedRows)
+    # The loader stops after one batch: the reader is stopped too, nothing left running.
+    with _QuarterReader(quarter.data, quarter.quarter, 2, 1) as reader:
+        first = next(reader.batches())
+        process = reader._process
+    assert len(first) == 1 and not process.is_alive()
 
 
 # ---------------------------------------------------------------------------

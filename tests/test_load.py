@@ -14,7 +14,7 @@ import pytest
 
 import ingest.parse
 from ingest import load as load_module
-from ingest.load import Loader, prepare
+from ingest.load import Loader, encode_children, prepare
 from ingest.records import (
     NO_DOCUMENTS,
     PARSER_VERSION,
@@ -25,6 +25,7 @@ from ingest.records import (
     SubmissionHeader,
     Unmapped,
 )
+from ingest.rows import EncodedRows
 from ingest.worker import Outcome, Stage
 from models import schema
 
@@ -565,15 +566,21 @@ def test_replaced_filing_under_another_issuer_repoints_the_latest_rows(
     ]
 
 
+@pytest.mark.parametrize("encoded", [False, True], ids=["rows", "encoded"])
 def test_a_child_row_naming_another_filing_fails_its_filing_alone(
-    db_conn: psycopg.Connection,
+    db_conn: psycopg.Connection, encoded: bool
 ) -> None:
     # The server's foreign-key check of child rows is skipped for the COPY where it cannot
-    # fail (load._CAN_SKIP_REFERENCE_CHECKS); what makes it redundant is checked in Python.
+    # fail (load._CAN_SKIP_REFERENCE_CHECKS); what makes it redundant is checked in Python,
+    # before rows are encoded (encode_children, the data-set reader's) or when loaded.
     good = prepare(make_filing("0000000001-24-000060"), "good")
     bad = prepare(make_filing("0000000001-24-000061"), "bad")
     stray = bad.rows.children["footnotes"][0]
     bad.rows.children["footnotes"][0] = ("0000000001-24-000099", *stray[1:])
+    if encoded:
+        good, bad = encode_children(good), encode_children(bad)
+        assert isinstance(good.rows.children["footnotes"], EncodedRows)
+        assert bad.rows.children["footnotes"][0][0] == "0000000001-24-000099"  # left as is
     results = Loader(db_conn).load([good, bad])
     assert statuses(results) == ["loaded", "failed"]
     assert "0000000001-24-000099" in results[1].message
