@@ -2,10 +2,11 @@
 
 ``load_quarter(conn, zip_bytes, quarter="2024q3")`` reads the zip (``ingest.datasets``, in
 a process of its own: ``_QuarterReader``) and stores its filings through
-``ingest.load.Loader`` (COPY, ``batch_filings`` filings per batch) in ONE transaction, which also records the quarter in ``dataset_quarters``. Killed
-at any point, nothing of the quarter is stored, so running it again loads it whole: nothing
-lost, nothing doubled. A quarter already recorded with the same zip (SHA-256) is not read
-again; a republished zip is, and its filings whose rows did not change stay ``unchanged``.
+``ingest.load.Loader`` (COPY, ``batch_filings`` filings per batch) in ONE transaction,
+which also records the quarter in ``dataset_quarters``. Killed at any point, nothing of the
+quarter is stored, so running it again loads it whole: nothing lost, nothing doubled. A
+quarter already recorded with the same zip (SHA-256) is not read again; a republished zip
+is, and its filings whose rows did not change stay ``unchanged``.
 
 A data-set filing never replaces rows that came from the filing itself (the loader keeps
 them, status ``unchanged``: counted as ``kept_filing``); the filing, loaded later by
