@@ -87,7 +87,7 @@ def load_quarter(
     batch_filings: int = DEFAULT_BATCH_FILINGS,
     filings_per_pass: int = DEFAULT_FILINGS_PER_PASS,
 ) -> QuarterReport:
-    """Load one quarter's zip (bytes, or a seekable binary file) on an autocommit connection.
+    """Load one quarter's zip (bytes, or a binary file: read whole) on an autocommit connection.
 
     Raises ``DatasetError`` (already recorded in ``ingest_errors``) when the quarter cannot
     be read; database failures other than a single refused filing propagate as they do from
@@ -95,15 +95,16 @@ def load_quarter(
     """
     quarter = normalize_quarter(quarter)
     started = time.monotonic()
-    digest = _sha256(source)
+    # Read once: hashed here, and handed whole to the reader process.
+    data = bytes(source) if isinstance(source, bytes | bytearray | memoryview) else source.read()
+    digest = hashlib.sha256(data).hexdigest()
     report = QuarterReport(quarter, "loaded", digest)
     if loaded_quarters(conn).get(quarter) == digest:
         report.status = "unchanged"
         return report
-    data = bytes(source) if isinstance(source, bytes | bytearray | memoryview) else source.read()
     try:
         # Opened here too: a zip, table or header the mapping cannot read is refused at once.
-        with QuarterFile(data, quarter, filings_per_pass=filings_per_pass) as dataset, \
+        with QuarterFile(data, quarter) as dataset, \
                 conn.transaction(), fewer_collections(), \
                 _QuarterReader(data, quarter, filings_per_pass, batch_filings) as reader:
             _load(conn, reader, dataset.source_name, report)
@@ -230,8 +231,9 @@ class _QuarterReader:
     (``ingest.load.encode_children``), and each filing as plain tuples (``_to_wire``):
     pickling the rows' Decimals and dates, or one dataclass object per table, would cost more
     than the process frees. The process is forked by a fork server, or spawned
-    (``_reader_context``). A ``DatasetError`` of the reader is raised again here; the quarter's counts
-    (``filings``, ``rows_read``, ``orphan_rows``) are filled in when its last batch is read.
+    (``_reader_context``). A ``DatasetError`` of the reader is raised again here; the
+    quarter's counts (``filings``, ``rows_read``, ``orphan_rows``) are filled in when its last
+    batch is read.
     """
 
     def __init__(self, data: bytes, quarter: str, filings_per_pass: int,
@@ -400,14 +402,3 @@ def _record_quarter(
         (report.quarter, file_name, report.zip_sha256, MAPPING_VERSION, columns, report.filings,
          report.rows),
     )
-
-
-def _sha256(source: bytes | BinaryIO) -> str:
-    if isinstance(source, bytes | bytearray | memoryview):
-        return hashlib.sha256(source).hexdigest()
-    start = source.tell()
-    digest = hashlib.sha256()
-    while chunk := source.read(1 << 20):
-        digest.update(chunk)
-    source.seek(start)
-    return digest.hexdigest()
