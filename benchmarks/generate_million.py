@@ -76,7 +76,13 @@ from ingest import db
 from ingest.analyst import documented_queries
 from ingest.load import Loader
 from ingest.parse import ParseError, parse_file
-from ingest.records import ENTRY_TABLES, FILING_DOCUMENT_COLUMNS, OWNER_COLUMNS
+from ingest.records import (
+    ENTRY_TABLES,
+    FILING_DOCUMENT_COLUMNS,
+    LINE_FOOTNOTE_COLUMNS,
+    OWNER_COLUMNS,
+    TRANSACTION_TABLES,
+)
 from ingest.rows import CHILD_TABLE_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,7 +117,6 @@ EXAMPLE_SLOT_EVERY, EXAMPLE_SLOT_AT, EXAMPLE_SLOTS_EARLY, EXAMPLE_SLOT_EVERY_LAT
 
 # Tables copied from the templates, parents first.
 CHILD_TABLES = (*CHILD_TABLE_NAMES, "raw_submissions")
-TRANSACTION_TABLES = ("non_derivative_transactions", "derivative_transactions")
 HOLDING_TABLES = ("non_derivative_holdings", "derivative_holdings")
 
 # Schema functions that bring stored, derived data up to date after a load, called with
@@ -562,6 +567,8 @@ _BOOKKEEPING = {
     "unmapped_values": {"sequence", "path", "raw_value", "reason"},
     "raw_submissions": {"compression", "raw_size", "raw"},
     **{t: {"sequence"} for t in (*ENTRY_TABLES, "filing_owners")},
+    # the template line's footnotes, copied with its footnote references (migration 0013)
+    **{t: {"sequence", *LINE_FOOTNOTE_COLUMNS} for t in TRANSACTION_TABLES},
 }
 
 

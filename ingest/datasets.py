@@ -78,6 +78,7 @@ from .rows import (
     SIGNATURES_TABLE,
     UNMAPPED_TABLE,
     FilingRows,
+    add_line_footnotes,
     filing_row,
     issuer_row,
     person_row,
@@ -626,6 +627,7 @@ class QuarterFile:
             children[FOOTNOTES_TABLE] = notes
         if refs:
             children[FOOTNOTE_REFS_TABLE] = refs
+        add_line_footnotes(children)
         signatures = self._signatures(accession, parts[_SIGNATURES], unmapped)
         if signatures:
             children[SIGNATURES_TABLE] = signatures

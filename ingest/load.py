@@ -95,6 +95,7 @@ _PG_TYPE_NAMES = {
     "INTEGER": "int4",
     "TIMESTAMP WITH TIME ZONE": "timestamptz",
     "BIGINT[]": "int8[]",
+    "TEXT[]": "text[]",
     "BYTEA": "bytea",
 }
 

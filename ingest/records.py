@@ -181,6 +181,18 @@ ENTRY_TABLES: dict[str, dict[str, Kind]] = {
     },
 }
 
+# The entry tables of transactions (the others hold holdings).
+TRANSACTION_TABLES: tuple[str, ...] = tuple(
+    name for name, columns in ENTRY_TABLES.items() if "transaction_code" in columns
+)
+
+# Columns of a transaction row computed from its filing's own footnotes when the row is
+# built (``ingest.rows.add_line_footnotes``), after the catalog's columns: the ids of the
+# footnotes that annotate any value of the line, and whether one of them mentions a
+# Rule 10b5-1 plan. Stored so that a line's footnotes need no read of
+# ``footnote_references`` and plan sales no read of every footnote's text (migration 0013).
+LINE_FOOTNOTE_COLUMNS = ("footnote_ids", "footnote_mentions_10b5_1")
+
 # XML entry element -> table name.
 ENTRY_ELEMENTS: dict[str, str] = {
     "nonDerivativeTransaction": "non_derivative_transactions",

@@ -20,6 +20,7 @@ from .records import (
     FILING_COLUMNS,
     FILING_DOCUMENT_COLUMNS,
     OWNER_COLUMNS,
+    TRANSACTION_TABLES,
     ParsedFiling,
     SubmissionHeader,
 )
@@ -267,7 +268,45 @@ def child_rows(parsed: ParsedFiling) -> dict[str, list[tuple]]:
         unmapped.append((acc, offset, path, raw_value, reason))
     if unmapped:
         out[UNMAPPED_TABLE] = unmapped
+    add_line_footnotes(out)
     return out
+
+
+# A footnote mentions a Rule 10b5-1 trading plan when its text contains "10b5-1" in any
+# case (SEC's own spelling, 17 CFR 240.10b5-1; not "10b-5", a different rule:
+# https://github.com/dgunning/edgartools/issues/863). Migration 0013 states the same test
+# in SQL for the rows it fills in (ILIKE '%10b5-1%'); tests/test_upgrades.py compares them.
+PLAN_MENTION = "10b5-1"
+
+
+def footnote_order(footnote_id: str) -> tuple[bool, int, str]:
+    """Footnotes in reading order: by the number in the id ("F2" before "F10"), then by id;
+    ids without a digit last."""
+    digits = "".join(c for c in footnote_id if c.isascii() and c.isdigit())
+    return (not digits, int(digits) if digits else 0, footnote_id)
+
+
+def add_line_footnotes(children: dict[str, Any]) -> None:
+    """Append ``records.LINE_FOOTNOTE_COLUMNS`` to every transaction row of one filing's
+    ``children`` (rows as ``child_rows`` builds them): the distinct ids of the footnotes
+    referenced by any value of the line, in ``footnote_order``, and whether the text of one
+    of them mentions a Rule 10b5-1 plan (``PLAN_MENTION``). The footnotes are the filing's
+    own: ``children``'s footnotes and footnote references."""
+    tables = [t for t in TRANSACTION_TABLES if children.get(t)]
+    if not tables:
+        return
+    line_ids: dict[tuple[str, int], set[str]] = {}
+    for _, footnote_id, table, sequence, _ in children.get(FOOTNOTE_REFS_TABLE, ()):
+        if sequence is not None:
+            line_ids.setdefault((table, sequence), set()).add(footnote_id)
+    plan = {note[1] for note in children.get(FOOTNOTES_TABLE, ())
+            if note[2] and PLAN_MENTION in note[2].lower()}
+    for table in tables:
+        rows = children[table]
+        for i, row in enumerate(rows):
+            ids = line_ids.get((table, row[1]))
+            rows[i] = ((*row, sorted(ids, key=footnote_order), not plan.isdisjoint(ids)) if ids
+                       else (*row, [], False))
 
 
 def _extra_keys(

@@ -34,6 +34,7 @@ from ingest.records import (
     FILING_COLUMNS,
     FILING_DOCUMENT_COLUMNS,
     FILING_LOAD_COLUMNS,
+    LINE_FOOTNOTE_COLUMNS,
     OWNER_COLUMNS,
     Kind,
 )
@@ -159,12 +160,29 @@ SUPERSEDED_COMMENT = (
 )
 
 
+# ingest.records.LINE_FOOTNOTE_COLUMNS: written by the loader with the line (computed from the
+# filing's footnotes), unlike the derived columns; migration 0013.
+LINE_FOOTNOTE_COMMENTS = {
+    "footnote_ids": "Ids of the footnotes that annotate any value of this line, in footnote "
+    "order (the number in the id, then the id): the ids of footnote_references of the line. "
+    "Set by the loader from the filing.",
+    "footnote_mentions_10b5_1": "True when the text of one of this line's footnotes mentions "
+    "a Rule 10b5-1 plan (contains '10b5-1', any case). Set by the loader from the filing.",
+}
+if tuple(LINE_FOOTNOTE_COMMENTS) != LINE_FOOTNOTE_COLUMNS:
+    raise RuntimeError("LINE_FOOTNOTE_COMMENTS must describe ingest.records.LINE_FOOTNOTE_COLUMNS")
+
+
 def _entry_table(name: str, columns: dict[str, Kind]) -> Table:
     extra: list[Column | Index] = []
     if "transaction_code" in columns:  # the transaction tables
         extra = [
             Column("superseded", Boolean, nullable=False, server_default=false(),
                    comment=SUPERSEDED_COMMENT),
+            Column("footnote_ids", ARRAY(Text), nullable=False, server_default="{}",
+                   comment=LINE_FOOTNOTE_COMMENTS["footnote_ids"]),
+            Column("footnote_mentions_10b5_1", Boolean, nullable=False, server_default=false(),
+                   comment=LINE_FOOTNOTE_COMMENTS["footnote_mentions_10b5_1"]),
             Index(f"ix_{name}_transaction_date", "transaction_date"),
             Index(f"ix_{name}_code_date", "transaction_code", "transaction_date"),
         ]

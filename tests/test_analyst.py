@@ -747,21 +747,52 @@ def test_value_is_the_trade_value_of_purchases_and_sales_of_the_stock(conn: psyc
                         Decimal("10633"))
 
 
-def test_a_lines_footnotes_are_read_once_and_only_when_asked_for(
+def test_a_lines_footnotes_are_its_own_and_read_only_when_asked_for(
     conn: psycopg.Connection,
 ) -> None:
-    """Migration 0012: footnote ids and texts come from one read of the line's references
-    (they were two subqueries, each reading them), and a query that asks for neither does not
-    read them at all (the lateral join is removed)."""
+    """Migration 0013: a line's footnote ids are stored with it, so no question reads
+    ``footnote_references`` for them; the texts are looked up by key, and a query that asks
+    for neither reads no footnote at all."""
     def plan(query: str) -> str:
         return "\n".join(r[0] for r in conn.execute("EXPLAIN " + query))
 
     both = plan("SELECT footnote_ids, footnotes FROM insider_trades "
                 "WHERE accession_number = '0001104659-23-005474'")
-    assert both.count(" on footnote_references ") == 1, both
-    neither = plan("SELECT accession_number, value FROM insider_trades "
+    assert "footnote_references" not in both and " on footnotes " in both, both
+    neither = plan("SELECT accession_number, value, footnote_mentions_10b5_1 FROM insider_trades "
                    "WHERE accession_number = '0001104659-23-005474'")
-    assert "footnote" not in neither, neither
+    assert " on footnotes " not in neither and "footnote_references" not in neither, neither
+
+
+def line_footnote_mismatches(conn: psycopg.Connection) -> list[tuple]:
+    """Transaction lines whose stored ``footnote_ids`` or ``footnote_mentions_10b5_1`` differ
+    from what their ``footnote_references`` and the footnotes' texts say."""
+    return conn.execute("""
+        SELECT t.accession_number, t.table_name, t.sequence, t.footnote_ids, x.ids,
+               t.footnote_mentions_10b5_1, x.mentions
+        FROM insider_trades_all t
+        LEFT JOIN LATERAL (
+            SELECT coalesce(array_agg(DISTINCT r.footnote_id), '{}') AS ids,
+                   coalesce(bool_or(fn.text ILIKE '%10b5-1%'), false) AS mentions
+            FROM footnote_references r
+            LEFT JOIN footnotes fn USING (accession_number, footnote_id)
+            WHERE r.accession_number = t.accession_number AND r.table_name = t.table_name
+              AND r.sequence = t.sequence) x ON true
+        WHERE NOT (t.footnote_ids @> x.ids AND t.footnote_ids <@ x.ids
+                   AND cardinality(t.footnote_ids) = cardinality(x.ids))
+           OR t.footnote_mentions_10b5_1 <> x.mentions
+    """).fetchall()
+
+
+def test_a_lines_stored_footnotes_are_those_its_references_name(conn: psycopg.Connection) -> None:
+    """The loader's ``footnote_ids`` and ``footnote_mentions_10b5_1`` of every line of the real
+    filings say what the line's ``footnote_references`` and the footnotes' texts say."""
+    assert line_footnote_mismatches(conn) == []
+    counts = conn.execute(
+        "SELECT count(*) FILTER (WHERE footnote_mentions_10b5_1), "
+        "count(*) FILTER (WHERE cardinality(footnote_ids) > 1) FROM insider_trades_all"
+    ).fetchone()
+    assert counts[0] > 10 and counts[1] > 10  # the test data has both
 
 
 def test_the_largest_trades_are_read_from_the_value_index(conn: psycopg.Connection) -> None:

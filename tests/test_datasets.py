@@ -47,11 +47,18 @@ from ingest.datasets import (
 from ingest.fetch import EdgarClient, RateLimiter
 from ingest.load import Loader, encode_children
 from ingest.parse import parse_file
-from ingest.records import ENTRY_TABLES, OWNER_COLUMNS, ParsedFiling, snake_case
+from ingest.records import (
+    ENTRY_TABLES,
+    LINE_FOOTNOTE_COLUMNS,
+    OWNER_COLUMNS,
+    ParsedFiling,
+    snake_case,
+)
 from ingest.rows import EncodedRows
 from models import schema
 from tests import dataset_zip as dz
 from tests.edgar_standin import EdgarStandin
+from tests.test_analyst import line_footnote_mismatches
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -210,7 +217,9 @@ def _ranked(table: str, rows: list[dict[str, str]]) -> list[tuple[dict[str, str]
 # Columns of ours that say where a row came from, not what the data set says.
 BOOKKEEPING = {"accession_number", "sequence", "form_type", "filer_ciks", "parsed", "source_kind",
                "source_name", "raw_sha256", "parser_version", "ingested_at", "updated_at",
-               *schema.DERIVED_COLUMNS}
+               *schema.DERIVED_COLUMNS,
+               # computed from the footnote references, compared with them below
+               *LINE_FOOTNOTE_COLUMNS}
 
 
 def stored_rows(conn: psycopg.Connection, accessions: list[str]) -> tuple[dict, Counter]:
@@ -288,6 +297,7 @@ def _check_every_value_lands(conn: psycopg.Connection, quarters) -> None:
         stored, refs = stored_rows(conn, accessions)
         assert stored == dict(expected), quarter.quarter
         assert refs == expected_refs, quarter.quarter
+        assert line_footnote_mismatches(conn) == [], quarter.quarter
         kept = conn.execute(
             "SELECT accession_number, raw_value FROM unmapped_values WHERE path LIKE '%%/FILE_NUMBER'"
             " AND accession_number = ANY(%s)", (accessions,),
@@ -762,8 +772,9 @@ def test_compare_takes_the_data_sets_rounding_and_reports_the_rest() -> None:
     acc = "0000000001-24-000001"
     entry = ["transaction_shares", "transaction_price_per_share"]
     carried = {"non_derivative_transactions": frozenset(entry)}
-    width = 2 + len(ENTRY_TABLES["non_derivative_transactions"])
-    names = ["accession_number", "sequence", *ENTRY_TABLES["non_derivative_transactions"]]
+    names = ["accession_number", "sequence", *ENTRY_TABLES["non_derivative_transactions"],
+             *LINE_FOOTNOTE_COLUMNS]
+    width = len(names)
 
     def row(seq: int, shares: str, price: str | None) -> tuple:
         values = [None] * width

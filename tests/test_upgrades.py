@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 
 from ingest import db
 from ingest.load import Loader
+from ingest.records import LINE_FOOTNOTE_COLUMNS, TRANSACTION_TABLES
 from tests.checksums import Checksums, schema_snapshot, table_checksums, table_columns
 from tests.test_corpus_db import corpus_batch
 
@@ -147,3 +148,24 @@ def test_downgrade_of_the_latest_migration_and_upgrade_again(head_load: Referenc
     command.upgrade(config, "head")
 
     assert_same_as_head(head_load, database_url, columns_before)
+
+
+def test_the_line_footnotes_filled_in_by_0013_are_what_the_loader_writes(
+    head_load: Reference, empty_database_url: str
+) -> None:
+    """Migration 0013 fills each stored transaction line's ``footnote_ids`` and
+    ``footnote_mentions_10b5_1`` in SQL; the loader computes them in Python
+    (``ingest.rows.add_line_footnotes``). Both must give the same values on the corpus."""
+    config = db.alembic_config(empty_database_url)
+    command.upgrade(config, "0012")
+    copy_loaded_rows(head_load, empty_database_url)
+    command.upgrade(config, "0013")
+
+    compared = {table: head_load.columns[table] for table in TRANSACTION_TABLES}
+    assert all(set(LINE_FOOTNOTE_COLUMNS) <= set(columns) for columns in compared.values())
+    with db.connect(empty_database_url, autocommit=True) as conn:
+        got = table_checksums(conn, compared)
+        mentions = conn.execute("SELECT count(*) FROM non_derivative_transactions "
+                                "WHERE footnote_mentions_10b5_1").fetchone()[0]
+    assert got == head_load.checksums(compared)
+    assert mentions > 0

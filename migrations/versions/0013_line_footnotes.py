@@ -1,0 +1,149 @@
+"""Analysts at full-history scale, fifth step: each transaction line carries its footnotes.
+
+At 30 M transactions (benchmarks/RESULTS.md, 2026-12-06) the selective questions were bound
+by their lines' footnotes (one owner's 2,216 lines: ~80 of their ~110 ms), read through
+``footnote_references`` (99.6 M rows) for every line, and question 3 (sales under a Rule
+10b5-1 plan) by the text of every footnote (29 M, 12 GB) searched for "10b5-1": over 30 s.
+Both facts belong to the line and are known when the filing is loaded, so the loader now
+writes them with it (``ingest.rows.add_line_footnotes``):
+
+* ``footnote_ids``: the ids of the footnotes that annotate any value of the line, in
+  footnote order (the number in the id, then the id), the ids of its
+  ``footnote_references``. ``insider_trades_all.footnote_ids`` is this column, and
+  ``footnotes`` looks each id up in ``footnotes`` by key (no read of the references).
+* ``footnote_mentions_10b5_1``: one of those footnotes mentions a Rule 10b5-1 plan (its text
+  contains "10b5-1", any case: the test docs/queries.md question 3 made per row). A new last
+  column of both views.
+
+This upgrade fills both columns in for the lines already stored, from their references and
+footnotes (the same rules as the loader; tests/test_upgrades.py compares the two). It
+rewrites every transaction line that has a footnote: minutes at full history (measured in
+benchmarks/RESULTS.md); ``VACUUM`` afterwards returns the old row versions' space.
+
+The views keep their names and columns, with ``footnote_mentions_10b5_1`` appended. The
+downgrade restores migration 0012's views and drops the columns.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def _earlier(filename: str) -> ModuleType:
+    """An earlier migration of this folder, for the SQL it froze."""
+    path = Path(__file__).with_name(filename)
+    spec = importlib.util.spec_from_file_location(f"_edgar_migration_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load migration {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_M0012 = _earlier("0012_selective_questions.py")
+_M0011 = _M0012._M0011  # the ones 0012 loaded, not second copies
+_replace_once = _M0011._replace_once
+TRANSACTION_TABLES = _M0011.TRANSACTION_TABLES
+
+COLUMNS = {
+    "footnote_ids": (
+        "text[] NOT NULL DEFAULT '{}'",
+        "Ids of the footnotes that annotate any value of this line, in footnote order (the "
+        "number in the id, then the id): the ids of footnote_references of the line. Set by "
+        "the loader from the filing.",
+    ),
+    "footnote_mentions_10b5_1": (
+        "boolean NOT NULL DEFAULT false",
+        "True when the text of one of this line's footnotes mentions a Rule 10b5-1 plan "
+        "(contains '10b5-1', any case). Set by the loader from the filing.",
+    ),
+}
+
+# A footnote that mentions a Rule 10b5-1 plan, as ingest.rows.PLAN_MENTION tests it.
+MENTIONS_PLAN = "fn.text ILIKE '%10b5-1%'"
+
+
+def fill_sql(table: str) -> str:
+    """Set both columns of ``table``'s lines from their references and footnotes: the ids in
+    the loader's order (the number in the id, no number last, then the id by code point)."""
+    return f"""
+UPDATE {table} t
+SET footnote_ids = x.ids, footnote_mentions_10b5_1 = x.mentions
+FROM (
+    SELECT d.accession_number, d.sequence,
+           array_agg(d.footnote_id ORDER BY d.n, d.footnote_id COLLATE "C") AS ids,
+           coalesce(bool_or({MENTIONS_PLAN}), false) AS mentions
+    FROM (SELECT DISTINCT r.accession_number, r.sequence, r.footnote_id,
+                 nullif(regexp_replace(r.footnote_id, '[^0-9]', '', 'g'), '')::numeric AS n
+          FROM footnote_references r
+          WHERE r.table_name = '{table}' AND r.sequence IS NOT NULL) d
+    LEFT JOIN footnotes fn
+      ON fn.accession_number = d.accession_number AND fn.footnote_id = d.footnote_id
+    GROUP BY d.accession_number, d.sequence
+) x
+WHERE t.accession_number = x.accession_number AND t.sequence = x.sequence
+"""
+
+
+# A line's footnote texts, in the order of its ids, each looked up by key.
+_FOOTNOTE_TEXTS = """ARRAY(
+        SELECT fn.text
+        FROM unnest(t.footnote_ids) WITH ORDINALITY AS u(footnote_id, n)
+        LEFT JOIN footnotes fn
+          ON fn.accession_number = t.accession_number AND fn.footnote_id = u.footnote_id
+        ORDER BY u.n)"""
+
+
+def _edit_view(sql: str) -> str:
+    """0012's insider_trades_all reading the footnote columns from the line."""
+    sql = _replace_once(sql.rstrip().removesuffix(_M0012._FOOTNOTES_LATERAL.rstrip()),
+                        "n.accession_number, n.sequence, n.superseded, ",
+                        "n.accession_number, n.sequence, n.superseded, n.footnote_ids, "
+                        "n.footnote_mentions_10b5_1, ",
+                        count=len(TRANSACTION_TABLES))
+    edits = (
+        ("coalesce(fx.ids, '{}'::text[]) AS footnote_ids", "t.footnote_ids"),
+        ("coalesce(fx.texts, '{}'::text[]) AS footnotes", f"{_FOOTNOTE_TEXTS} AS footnotes"),
+        ("        AS first_filed_business_days_after\n",
+         "        AS first_filed_business_days_after,\n    t.footnote_mentions_10b5_1\n"),
+    )
+    for old, new in edits:
+        sql = _replace_once(sql, old, new)
+    return sql + "\n"
+
+
+INSIDER_TRADES_ALL_SQL = _edit_view(_M0012.INSIDER_TRADES_ALL_SQL)
+
+
+def upgrade() -> None:
+    for view in _M0011._VIEWS:
+        op.execute(f"DROP VIEW {view}")
+    for table in TRANSACTION_TABLES:
+        for column, (definition, comment) in COLUMNS.items():
+            # a constant default: no table rewrite; the fill below writes the lines with footnotes
+            op.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            _M0011._comment(f"COLUMN {table}.{column}", comment)
+        op.execute(fill_sql(table))
+    _M0011._create_views(INSIDER_TRADES_ALL_SQL, _M0011.INSIDER_TRADES_SQL)
+
+
+def downgrade() -> None:
+    for view in _M0011._VIEWS:
+        op.execute(f"DROP VIEW {view}")
+    for table in TRANSACTION_TABLES:
+        for column in COLUMNS:
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    _M0011._create_views(_M0012.INSIDER_TRADES_ALL_SQL, _M0011.INSIDER_TRADES_SQL)
