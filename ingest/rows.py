@@ -9,6 +9,7 @@ checks the table names and row widths against it when it is imported.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -277,12 +278,13 @@ def child_rows(parsed: ParsedFiling) -> dict[str, list[tuple]]:
 # https://github.com/dgunning/edgartools/issues/863). Migration 0013 states the same test
 # in SQL for the rows it fills in (ILIKE '%10b5-1%'); tests/test_upgrades.py compares them.
 PLAN_MENTION = "10b5-1"
+_NOT_DIGITS = re.compile("[^0-9]")  # as migration 0013's regexp_replace: ASCII digits only
 
 
 def footnote_order(footnote_id: str) -> tuple[bool, int, str]:
     """Footnotes in reading order: by the number in the id ("F2" before "F10"), then by id;
     ids without a digit last."""
-    digits = "".join(c for c in footnote_id if c.isascii() and c.isdigit())
+    digits = _NOT_DIGITS.sub("", footnote_id)
     return (not digits, int(digits) if digits else 0, footnote_id)
 
 
@@ -305,8 +307,8 @@ def add_line_footnotes(children: dict[str, Any]) -> None:
         rows = children[table]
         for i, row in enumerate(rows):
             ids = line_ids.get((table, row[1]))
-            rows[i] = ((*row, sorted(ids, key=footnote_order), not plan.isdisjoint(ids)) if ids
-                       else (*row, [], False))
+            rows[i] = ((*row, sorted(ids, key=footnote_order), not plan.isdisjoint(ids))
+                       if ids else (*row, [], False))
 
 
 def _extra_keys(
