@@ -159,7 +159,9 @@ def test_the_line_footnotes_filled_in_by_0013_are_what_the_loader_writes(
     config = db.alembic_config(empty_database_url)
     command.upgrade(config, "0012")
     copy_loaded_rows(head_load, empty_database_url)
+    stored_order = _physical_order(empty_database_url)
     command.upgrade(config, "0013")
+    assert _physical_order(empty_database_url) == stored_order  # written back as stored
 
     compared = {table: head_load.columns[table] for table in TRANSACTION_TABLES}
     assert all(set(LINE_FOOTNOTE_COLUMNS) <= set(columns) for columns in compared.values())
@@ -169,3 +171,11 @@ def test_the_line_footnotes_filled_in_by_0013_are_what_the_loader_writes(
                                 "WHERE footnote_mentions_10b5_1").fetchone()[0]
     assert got == head_load.checksums(compared)
     assert mentions > 0
+
+
+def _physical_order(url: str) -> dict[str, list[tuple]]:
+    """Each transaction table's lines in the order they are stored (ctid)."""
+    with db.connect(url, autocommit=True) as conn:
+        return {table: conn.execute(sql.SQL("SELECT accession_number, sequence FROM {} ORDER BY ctid")
+                                    .format(sql.Identifier(table))).fetchall()
+                for table in TRANSACTION_TABLES}

@@ -16,9 +16,9 @@ writes them with it (``ingest.rows.add_line_footnotes``):
   column of both views.
 
 This upgrade fills both columns in for the lines already stored, from their references and
-footnotes (the same rules as the loader; tests/test_upgrades.py compares the two). It
-rewrites every transaction line that has a footnote: minutes at full history (measured in
-benchmarks/RESULTS.md); ``VACUUM`` afterwards returns the old row versions' space.
+footnotes (the same rules as the loader; tests/test_upgrades.py compares the two), writing
+each transaction table anew in its stored order (minutes at full history: measured in
+benchmarks/RESULTS.md).
 
 The views keep their names and columns, with ``footnote_mentions_10b5_1`` appended. The
 downgrade restores migration 0012's views and drops the columns.
@@ -76,25 +76,21 @@ COLUMNS = {
 MENTIONS_PLAN = "fn.text ILIKE '%10b5-1%'"
 
 
-def fill_sql(table: str) -> str:
-    """Set both columns of ``table``'s lines from their references and footnotes: the ids in
-    the loader's order (the number in the id, no number last, then the id by code point)."""
+def line_footnotes_sql(table: str) -> str:
+    """Both columns of ``table``'s lines that have footnote references, from those and the
+    footnotes, by (accession_number, sequence): the ids in the loader's order (the number in
+    the id, no number last, then the id by code point)."""
     return f"""
-UPDATE {table} t
-SET footnote_ids = x.ids, footnote_mentions_10b5_1 = x.mentions
-FROM (
-    SELECT d.accession_number, d.sequence,
-           array_agg(d.footnote_id ORDER BY d.n, d.footnote_id COLLATE "C") AS ids,
-           coalesce(bool_or({MENTIONS_PLAN}), false) AS mentions
-    FROM (SELECT DISTINCT r.accession_number, r.sequence, r.footnote_id,
-                 nullif(regexp_replace(r.footnote_id, '[^0-9]', '', 'g'), '')::numeric AS n
-          FROM footnote_references r
-          WHERE r.table_name = '{table}' AND r.sequence IS NOT NULL) d
-    LEFT JOIN footnotes fn
-      ON fn.accession_number = d.accession_number AND fn.footnote_id = d.footnote_id
-    GROUP BY d.accession_number, d.sequence
-) x
-WHERE t.accession_number = x.accession_number AND t.sequence = x.sequence
+SELECT d.accession_number, d.sequence,
+       array_agg(d.footnote_id ORDER BY d.n, d.footnote_id COLLATE "C") AS ids,
+       coalesce(bool_or({MENTIONS_PLAN}), false) AS mentions
+FROM (SELECT DISTINCT r.accession_number, r.sequence, r.footnote_id,
+             nullif(regexp_replace(r.footnote_id, '[^0-9]', '', 'g'), '')::numeric AS n
+      FROM footnote_references r
+      WHERE r.table_name = '{table}' AND r.sequence IS NOT NULL) d
+LEFT JOIN footnotes fn
+  ON fn.accession_number = d.accession_number AND fn.footnote_id = d.footnote_id
+GROUP BY d.accession_number, d.sequence
 """
 
 
@@ -128,7 +124,68 @@ def _edit_view(sql: str) -> str:
 INSIDER_TRADES_ALL_SQL = _edit_view(_M0012.INSIDER_TRADES_ALL_SQL)
 
 
+# The table's indexes and the constraints they back: (index, its definition, constraint, the
+# constraint's definition).
+_INDEXES_SQL = """
+SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), c.conname,
+       pg_get_constraintdef(c.oid)
+FROM pg_index i
+LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+WHERE i.indrelid = '{table}'::regclass
+ORDER BY 1
+"""
+_FOOTNOTES = "_migration_0013_line_footnotes"
+_LINES = "_migration_0013_lines"
+
+
+def _fill(table: str) -> None:
+    """Write every line of ``table`` again with its two new columns: its lines copied aside,
+    the table emptied, the lines written back in the order they were stored, each joined to
+    its footnotes by key, and the table's indexes built again (exactly as the server states
+    them; constraints by name). An UPDATE of the lines wrote a second version of each (at
+    30 M transactions 20 minutes of index upkeep, and a table twice its size afterwards,
+    which every whole-history question then read); this writes each line once more and
+    leaves the table as a fresh load would. The work tables are unlogged: the migration is
+    one transaction, and an unlogged table made in a transaction that fails goes with it."""
+    bind = op.get_bind()
+    indexes = bind.exec_driver_sql(_INDEXES_SQL.format(table=table)).fetchall()
+    columns = [name for (name,) in bind.exec_driver_sql(
+        f"SELECT attname FROM pg_attribute WHERE attrelid = '{table}'::regclass AND attnum > 0 "
+        "AND NOT attisdropped ORDER BY attnum").fetchall()]
+    kept = ", ".join(f"l.{c}" for c in columns if c not in COLUMNS)
+    op.execute(f"CREATE UNLOGGED TABLE {_FOOTNOTES} AS {line_footnotes_sql(table)}")
+    op.execute(f"ALTER TABLE {_FOOTNOTES} ADD PRIMARY KEY (accession_number, sequence)")
+    op.execute(f"ANALYZE {_FOOTNOTES}")
+    op.execute(f"CREATE UNLOGGED TABLE {_LINES} AS SELECT * FROM {table}")
+    for index, _, constraint, _ in indexes:
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" if constraint
+                   else f"DROP INDEX {index}")
+    op.execute(f"TRUNCATE {table}")
+    # The lines in their stored order (one sequential scan, each probing its footnotes by
+    # key): no hash or merge join, which would reorder them.
+    for setting in ("enable_hashjoin", "enable_mergejoin", "synchronize_seqscans"):
+        op.execute(f"SET LOCAL {setting} = off")
+    op.execute(
+        f"INSERT INTO {table} ({', '.join(c for c in columns if c not in COLUMNS)}, "
+        f"{', '.join(COLUMNS)})\n"
+        f"SELECT {kept}, coalesce(x.ids, '{{}}'), coalesce(x.mentions, false)\n"
+        f"FROM {_LINES} l LEFT JOIN {_FOOTNOTES} x\n"
+        f"  ON x.accession_number = l.accession_number AND x.sequence = l.sequence"
+    )
+    for setting in ("enable_hashjoin", "enable_mergejoin", "synchronize_seqscans"):
+        op.execute(f"RESET {setting}")
+    op.execute(f"DROP TABLE {_LINES}")
+    op.execute(f"DROP TABLE {_FOOTNOTES}")
+    for _, index_sql, constraint, constraint_sql in indexes:
+        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_sql}"
+                   if constraint else index_sql)
+    op.execute(f"ANALYZE {table}")  # the expression index's statistics, the new columns'
+
+
 def upgrade() -> None:
+    # The fill's sorts and hashes of the references: in memory rather than in many batches
+    # on disk (this transaction only).
+    op.execute("SET LOCAL work_mem = '128MB'")
     for view in _M0011._VIEWS:
         op.execute(f"DROP VIEW {view}")
     for table in TRANSACTION_TABLES:
@@ -136,7 +193,7 @@ def upgrade() -> None:
             # a constant default: no table rewrite; the fill below writes the lines with footnotes
             op.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
             _M0011._comment(f"COLUMN {table}.{column}", comment)
-        op.execute(fill_sql(table))
+        _fill(table)
     _M0011._create_views(INSIDER_TRADES_ALL_SQL, _M0011.INSIDER_TRADES_SQL)
 
 
