@@ -76,21 +76,30 @@ COLUMNS = {
 MENTIONS_PLAN = "fn.text ILIKE '%10b5-1%'"
 
 
-def line_footnotes_sql(table: str) -> str:
-    """Both columns of ``table``'s lines that have footnote references, from those and the
-    footnotes, by (accession_number, sequence): the ids in the loader's order (the number in
-    the id, no number last, then the id by code point)."""
-    return f"""
-SELECT d.accession_number, d.sequence,
+# Work tables of the upgrade, dropped before it ends.
+_PLAN = "_migration_0013_plan_footnotes"
+_FOOTNOTES = "_migration_0013_line_footnotes"
+_LINES = "_migration_0013_lines"
+
+# The footnotes that mention a Rule 10b5-1 plan (a few percent of them), and both columns of
+# every transaction line that has footnote references, by (table_name, accession_number,
+# sequence): the ids in the loader's order (the number in the id, no number last, then the id
+# by code point). One read of each table for all transaction tables, and only the few
+# mentioning footnotes hashed: joined to every footnote, at 30 M transactions the references
+# waited on a 10 GB hash of all their texts.
+_PLAN_FOOTNOTES_SQL = f"SELECT fn.accession_number, fn.footnote_id FROM footnotes fn WHERE {MENTIONS_PLAN}"
+_LINE_FOOTNOTES_SQL = f"""
+SELECT d.table_name, d.accession_number, d.sequence,
        array_agg(d.footnote_id ORDER BY d.n, d.footnote_id COLLATE "C") AS ids,
-       coalesce(bool_or({MENTIONS_PLAN}), false) AS mentions
-FROM (SELECT DISTINCT r.accession_number, r.sequence, r.footnote_id,
+       bool_or(p.footnote_id IS NOT NULL) AS mentions
+FROM (SELECT DISTINCT r.table_name, r.accession_number, r.sequence, r.footnote_id,
              nullif(regexp_replace(r.footnote_id, '[^0-9]', '', 'g'), '')::numeric AS n
       FROM footnote_references r
-      WHERE r.table_name = '{table}' AND r.sequence IS NOT NULL) d
-LEFT JOIN footnotes fn
-  ON fn.accession_number = d.accession_number AND fn.footnote_id = d.footnote_id
-GROUP BY d.accession_number, d.sequence
+      WHERE r.table_name IN ({", ".join(f"'{t}'" for t in TRANSACTION_TABLES)})
+        AND r.sequence IS NOT NULL) d
+LEFT JOIN {_PLAN} p
+  ON p.accession_number = d.accession_number AND p.footnote_id = d.footnote_id
+GROUP BY d.table_name, d.accession_number, d.sequence
 """
 
 
@@ -134,8 +143,15 @@ LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrel
 WHERE i.indrelid = '{table}'::regclass
 ORDER BY 1
 """
-_FOOTNOTES = "_migration_0013_line_footnotes"
-_LINES = "_migration_0013_lines"
+def _line_footnotes() -> None:
+    """The work table of every transaction line's footnote columns (``_FOOTNOTES``)."""
+    op.execute(f"CREATE UNLOGGED TABLE {_PLAN} AS {_PLAN_FOOTNOTES_SQL}")
+    op.execute(f"ALTER TABLE {_PLAN} ADD PRIMARY KEY (accession_number, footnote_id)")
+    op.execute(f"ANALYZE {_PLAN}")
+    op.execute(f"CREATE UNLOGGED TABLE {_FOOTNOTES} AS {_LINE_FOOTNOTES_SQL}")
+    op.execute(f"ALTER TABLE {_FOOTNOTES} ADD PRIMARY KEY (table_name, accession_number, sequence)")
+    op.execute(f"ANALYZE {_FOOTNOTES}")
+    op.execute(f"DROP TABLE {_PLAN}")
 
 
 def _fill(table: str) -> None:
@@ -153,9 +169,6 @@ def _fill(table: str) -> None:
         f"SELECT attname FROM pg_attribute WHERE attrelid = '{table}'::regclass AND attnum > 0 "
         "AND NOT attisdropped ORDER BY attnum").fetchall()]
     kept = ", ".join(f"l.{c}" for c in columns if c not in COLUMNS)
-    op.execute(f"CREATE UNLOGGED TABLE {_FOOTNOTES} AS {line_footnotes_sql(table)}")
-    op.execute(f"ALTER TABLE {_FOOTNOTES} ADD PRIMARY KEY (accession_number, sequence)")
-    op.execute(f"ANALYZE {_FOOTNOTES}")
     op.execute(f"CREATE UNLOGGED TABLE {_LINES} AS SELECT * FROM {table}")
     for index, _, constraint, _ in indexes:
         op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" if constraint
@@ -170,12 +183,12 @@ def _fill(table: str) -> None:
         f"{', '.join(COLUMNS)})\n"
         f"SELECT {kept}, coalesce(x.ids, '{{}}'), coalesce(x.mentions, false)\n"
         f"FROM {_LINES} l LEFT JOIN {_FOOTNOTES} x\n"
-        f"  ON x.accession_number = l.accession_number AND x.sequence = l.sequence"
+        f"  ON x.table_name = '{table}' AND x.accession_number = l.accession_number "
+        f"AND x.sequence = l.sequence"
     )
     for setting in ("enable_hashjoin", "enable_mergejoin", "synchronize_seqscans"):
         op.execute(f"RESET {setting}")
     op.execute(f"DROP TABLE {_LINES}")
-    op.execute(f"DROP TABLE {_FOOTNOTES}")
     for _, index_sql, constraint, constraint_sql in indexes:
         op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_sql}"
                    if constraint else index_sql)
@@ -188,12 +201,14 @@ def upgrade() -> None:
     op.execute("SET LOCAL work_mem = '128MB'")
     for view in _M0011._VIEWS:
         op.execute(f"DROP VIEW {view}")
+    _line_footnotes()
     for table in TRANSACTION_TABLES:
         for column, (definition, comment) in COLUMNS.items():
             # a constant default: no table rewrite; the fill below writes the lines with footnotes
             op.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
             _M0011._comment(f"COLUMN {table}.{column}", comment)
         _fill(table)
+    op.execute(f"DROP TABLE {_FOOTNOTES}")
     _M0011._create_views(INSIDER_TRADES_ALL_SQL, _M0011.INSIDER_TRADES_SQL)
 
 
