@@ -36,6 +36,7 @@ from ingest.records import (
     FILING_LOAD_COLUMNS,
     LINE_FOOTNOTE_COLUMNS,
     OWNER_COLUMNS,
+    TRANSACTION_TABLES,
     Kind,
 )
 
@@ -175,7 +176,7 @@ if tuple(LINE_FOOTNOTE_COMMENTS) != LINE_FOOTNOTE_COLUMNS:
 
 def _entry_table(name: str, columns: dict[str, Kind]) -> Table:
     extra: list[Column | Index] = []
-    if "transaction_code" in columns:  # the transaction tables
+    if name in TRANSACTION_TABLES:
         extra = [
             Column("superseded", Boolean, nullable=False, server_default=false(),
                    comment=SUPERSEDED_COMMENT),

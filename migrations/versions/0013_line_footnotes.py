@@ -143,6 +143,11 @@ LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrel
 WHERE i.indrelid = '{table}'::regclass
 ORDER BY 1
 """
+
+# Join methods that would reorder the lines written back, and a scan that may start midway.
+_ORDER_CHANGING = ("enable_hashjoin", "enable_mergejoin", "synchronize_seqscans")
+
+
 def _line_footnotes() -> None:
     """The work table of every transaction line's footnote columns (``_FOOTNOTES``)."""
     op.execute(f"CREATE UNLOGGED TABLE {_PLAN} AS {_PLAN_FOOTNOTES_SQL}")
@@ -168,7 +173,7 @@ def _fill(table: str) -> None:
     columns = [name for (name,) in bind.exec_driver_sql(
         f"SELECT attname FROM pg_attribute WHERE attrelid = '{table}'::regclass AND attnum > 0 "
         "AND NOT attisdropped ORDER BY attnum").fetchall()]
-    kept = ", ".join(f"l.{c}" for c in columns if c not in COLUMNS)
+    kept = [c for c in columns if c not in COLUMNS]
     op.execute(f"CREATE UNLOGGED TABLE {_LINES} AS SELECT * FROM {table}")
     for index, _, constraint, _ in indexes:
         op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" if constraint
@@ -176,17 +181,17 @@ def _fill(table: str) -> None:
     op.execute(f"TRUNCATE {table}")
     # The lines in their stored order (one sequential scan, each probing its footnotes by
     # key): no hash or merge join, which would reorder them.
-    for setting in ("enable_hashjoin", "enable_mergejoin", "synchronize_seqscans"):
+    for setting in _ORDER_CHANGING:
         op.execute(f"SET LOCAL {setting} = off")
     op.execute(
-        f"INSERT INTO {table} ({', '.join(c for c in columns if c not in COLUMNS)}, "
-        f"{', '.join(COLUMNS)})\n"
-        f"SELECT {kept}, coalesce(x.ids, '{{}}'), coalesce(x.mentions, false)\n"
+        f"INSERT INTO {table} ({', '.join(kept)}, {', '.join(COLUMNS)})\n"
+        f"SELECT {', '.join(f'l.{c}' for c in kept)}, coalesce(x.ids, '{{}}'), "
+        f"coalesce(x.mentions, false)\n"
         f"FROM {_LINES} l LEFT JOIN {_FOOTNOTES} x\n"
         f"  ON x.table_name = '{table}' AND x.accession_number = l.accession_number "
         f"AND x.sequence = l.sequence"
     )
-    for setting in ("enable_hashjoin", "enable_mergejoin", "synchronize_seqscans"):
+    for setting in _ORDER_CHANGING:
         op.execute(f"RESET {setting}")
     op.execute(f"DROP TABLE {_LINES}")
     for _, index_sql, constraint, constraint_sql in indexes:
