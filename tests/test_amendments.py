@@ -559,6 +559,29 @@ def test_q2_finds_a_real_cluster(conn: psycopg.Connection) -> None:
     ]
 
 
+def test_q2_one_window_per_day_and_buys_are_not_buyers(conn: psycopg.Connection) -> None:
+    """Three buyers on one day make one cluster window (not one per buy); three buys by two
+    buyers make none (question 2 counts buyers only in windows of at least three buys)."""
+    load(conn, *(
+        filing(f"0000000001-24-00000{i}", Line("P", MAY3), filed=MAY6, owners=(cik,))
+        for i, cik in enumerate((X, Y, Z), 1)
+    ))
+    found = rows(conn, documented("2"))
+    assert [(r["window_start"], r["buyers"], r["insiders"]) for r in found] == [(MAY3, 3, 3)]
+
+
+def test_q2_three_buys_by_two_buyers_are_no_cluster(conn: psycopg.Connection) -> None:
+    load(
+        conn,
+        filing("0000000001-24-000001", Line("P", MAY3), filed=MAY6, owners=(X,)),
+        filing("0000000001-24-000002", Line("P", MAY6), filed=MAY8, owners=(X,)),
+        filing("0000000001-24-000003", Line("P", MAY8), filed=MAY9, owners=(Y,)),
+    )
+    assert rows(conn, documented("2")) == []
+    busiest = rows(conn, documented("2b"))
+    assert [(r["buyers"], r["insiders"], r["buying_days"]) for r in busiest] == [(2, 2, 3)]
+
+
 def test_q7_counts_from_the_deemed_execution_date(conn: psycopg.Connection) -> None:
     """A plan sale traded Monday 6 May, deemed executed Wednesday 8 May, filed Friday 10 May:
     two business days, on time. The same sale without a deemed date is late."""
