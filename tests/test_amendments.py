@@ -582,6 +582,21 @@ def test_q2_three_buys_by_two_buyers_are_no_cluster(conn: psycopg.Connection) ->
     assert [(r["buyers"], r["insiders"], r["buying_days"]) for r in busiest] == [(2, 2, 3)]
 
 
+def test_q2b_an_owner_without_a_cik_is_no_buyer_and_buys_on_no_day(
+    conn: psycopg.Connection,
+) -> None:
+    """A buy whose only owner has no CIK names no buyer: it adds no buyer, insider or buying
+    day to the window (question 2b counts distinct buyer and day)."""
+    load(
+        conn,
+        filing("0000000001-24-000001", Line("P", MAY3), filed=MAY6, owners=(X,)),
+        filing("0000000001-24-000002", Line("P", MAY6), filed=MAY8, owners=(None,)),
+        filing("0000000001-24-000003", Line("P", MAY8), filed=MAY9, owners=(X,)),
+    )
+    busiest = rows(conn, documented("2b"))
+    assert [(r["buyers"], r["insiders"], r["buying_days"]) for r in busiest] == [(1, 1, 2)]
+
+
 def test_q7_counts_from_the_deemed_execution_date(conn: psycopg.Connection) -> None:
     """A plan sale traded Monday 6 May, deemed executed Wednesday 8 May, filed Friday 10 May:
     two business days, on time. The same sale without a deemed date is late."""
