@@ -560,8 +560,8 @@ def test_q2_finds_a_real_cluster(conn: psycopg.Connection) -> None:
 
 
 def test_q2_one_window_per_day_and_buys_are_not_buyers(conn: psycopg.Connection) -> None:
-    """Three buyers on one day make one cluster window (not one per buy); three buys by two
-    buyers make none (question 2 counts buyers only in windows of at least three buys)."""
+    """Three buyers on one day make one cluster window, not one per buy (buys of one day
+    share a window frame)."""
     load(conn, *(
         filing(f"0000000001-24-00000{i}", Line("P", MAY3), filed=MAY6, owners=(cik,))
         for i, cik in enumerate((X, Y, Z), 1)
@@ -571,6 +571,8 @@ def test_q2_one_window_per_day_and_buys_are_not_buyers(conn: psycopg.Connection)
 
 
 def test_q2_three_buys_by_two_buyers_are_no_cluster(conn: psycopg.Connection) -> None:
+    """Three buys by two buyers pass question 2's test of at least three buys in the window,
+    and are still no cluster: buyers are counted, not buys."""
     load(
         conn,
         filing("0000000001-24-000001", Line("P", MAY3), filed=MAY6, owners=(X,)),

@@ -5,6 +5,7 @@ import hashlib
 import os
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 
@@ -15,7 +16,7 @@ def main() -> None:
         for setting in filter(None, os.environ.get("SETTINGS", "").split(";")):
             conn.execute(setting)
         for path in sys.argv[2:]:
-            text = open(path).read()
+            text = Path(path).read_text(encoding="utf-8")
             times = []
             for _ in range(2):
                 started = time.perf_counter()
