@@ -34,6 +34,10 @@ Shape:
 * Forms: templates are drawn per form in the proportions of SEC's Insider Transactions
   Data Sets, 2024 Q3 (32,530 Form 4, 2,866 Form 3, 62 Form 5: ``FORM_MIX``), so each
   filing has the child rows of a real filing of its form (about 30 a filing).
+* Joint and late filings: in their shares on EDGAR, not the corpus's (``TRAITS``): 3.1 % of
+  the filings have two or more reporting owners (the corpus: a third of its Forms 4), about
+  1 % of Forms 4 are filed late (the corpus: 7 %), plus what moving dates by whole weeks
+  makes late across holidays. The amendments of joint filings are joint whatever the share.
 * Issuers and owners: ``ISSUERS`` issuers, skewed (the product of two uniform draws:
   busy issuers file much more than quiet ones); each issuer has ``OWNER_GROUPS_PER_ISSUER``
   groups of reporting owners that always file for it, a joint filing being the first k
@@ -138,6 +142,60 @@ POOLS = {
     "jointmulti4": "form = '4' AND transactions >= 2 AND owners >= 2",
     "holding4": "form = '4' AND transactions >= 1 AND holdings >= 1",
 }
+
+
+@dataclass(frozen=True)
+class Trait:
+    """A shape a filing has in a known share of real filings: a pool that follows it is
+    split in two (the templates with it, those without) and each filing draws which half
+    by that share, instead of taking the corpus's share. The corpus was gathered for
+    variety, not as a sample: a third of its Forms 4 are joint and 7 % late."""
+
+    name: str
+    predicate: str  # on gen_template
+    per_mille: int  # filings with it, of 1,000
+    salt: int  # of the filing's draw
+
+    def drawn(self, x: str) -> str:
+        return f"({_h(x, self.salt)} % 1000 < {self.per_mille})"
+
+
+TRAITS = {
+    trait.name: trait for trait in (
+        # Two or more reporting owners. EDGAR's full index lists a filing under each filer:
+        # its issuer and every reporting owner. In full-index/2023/QTR3/master.idx (through
+        # 2023-08-08; https://www.sec.gov/Archives/edgar/full-index/2023/QTR3/master.gz)
+        # 500 of 16,002 Forms 3, 4, 5 and their amendments are listed under three or more
+        # CIKs (3.1 %; Forms 4 2.9 %, Forms 3 4.4 %); six daily indexes of 2013-2023 give
+        # 1.0-5.2 %.
+        Trait("joint", "owners >= 2", 31, 13),
+        # Filed more than two business days after a line's execution date (question 7's
+        # test). SEC Insider Transactions Data Sets 2024 Q3, SUBMISSION: of the first 120
+        # rows (all filed 2024-07-31), 1 of 107 Forms 4 was filed more than two business
+        # days after its period of report. A small sample: about 1 %. Moving a template by
+        # whole weeks makes about 3 % more late across federal holidays.
+        Trait("late", "late", 10, 14),
+    )
+}
+# The traits each pool's draws follow; other pools draw their templates uniformly (the
+# amendment kinds' pools must stay what they are: a joint amendment needs a joint original).
+POOL_TRAITS = {"form3": ("joint",), "form4": ("joint", "late"), "tx4": ("joint", "late")}
+
+
+def pool_halves(pool: str) -> list[tuple[str, str, float]]:
+    """(sub-pool, predicate, share of the pool's draws) of each part of ``pool`` its traits
+    split it into; the pool itself when it follows none."""
+    parts = [(pool, POOLS[pool], 1.0)]
+    for name in POOL_TRAITS.get(pool, ()):
+        trait = TRAITS[name]
+        share = trait.per_mille / 1000
+        parts = [
+            (f"{sub} {sign}{name}", f"{predicate} AND {'' if has else 'NOT '}({trait.predicate})",
+             weight * (share if has else 1 - share))
+            for sub, predicate, weight in parts
+            for sign, has in (("+", True), ("-", False))
+        ]
+    return parts
 
 
 @dataclass(frozen=True)
@@ -259,7 +317,12 @@ def _is_sibling(x: str) -> str:
 def _pool_slot(x: str, pools: dict[str, tuple[int, int]]) -> str:
     """Row of gen_pool whose template position x copies: its pool, then a member by hash."""
 
-    def member(pool: str) -> str:
+    def member(pool: str, traits: tuple[str, ...] | None = None) -> str:
+        traits = POOL_TRAITS.get(pool, ()) if traits is None else traits
+        if traits:  # the half this filing draws, by the first trait, then by the rest
+            trait = TRAITS[traits[0]]
+            return (f"(CASE WHEN {trait.drawn(x)} THEN {member(f'{pool} +{trait.name}', traits[1:])} "
+                    f"ELSE {member(f'{pool} -{trait.name}', traits[1:])} END)")
         offset, size = pools[pool]
         return f"{offset} + {_h(x, 1)} % {size}"
 
@@ -654,6 +717,14 @@ def template_sql() -> str:
     )
     SELECT row_number() OVER (ORDER BY f.accession_number)::int AS t, f.accession_number AS tpl,
            f.form, f.tpl_period, f.tpl_filed, f.filing_owners AS owners,
+           -- late as question 7 tells it (two business days allowed), from the filed date
+           -- its copies get: a bare XML's copies are filed on its signature date
+           EXISTS (SELECT 1 FROM insider_trades t
+                   WHERE t.accession_number = f.accession_number AND t.transaction_form_type = '4'
+                     AND (t.transaction_timeliness = 'L'
+                          OR business_days_between(coalesce(t.deemed_execution_date,
+                                                            t.transaction_date), f.tpl_filed) > 2))
+               AS late,
            f.non_derivative_transactions, f.derivative_transactions,
            f.non_derivative_transactions + f.derivative_transactions AS transactions,
            f.non_derivative_holdings + f.derivative_holdings AS holdings,
@@ -675,7 +746,9 @@ def build_templates(
     conn.execute(template_sql(), {"corpus": corpus})
     conn.execute("CREATE TEMP TABLE gen_pool (slot int PRIMARY KEY, pool text, t int)")
     pools: dict[str, tuple[int, int]] = {}
-    for pool, predicate in POOLS.items():
+    subpools = [(sub, predicate) for pool in POOLS for sub, predicate, _ in pool_halves(pool)
+                if sub != pool]
+    for pool, predicate in [*POOLS.items(), *subpools]:
         offset = sum(size for _, size in pools.values())
         size = conn.execute(
             f"INSERT INTO gen_pool SELECT {offset} + row_number() OVER (ORDER BY t) - 1, "
@@ -719,13 +792,18 @@ CREATE TEMP TABLE gen_plan (
 
 
 def expected_transactions_per_filing(conn: psycopg.Connection) -> float:
-    """Transactions of an average original filing under FORM_MIX (pool means)."""
+    """Transactions of an average original filing under FORM_MIX and TRAITS (the means of
+    the pools it draws from, each weighted by its share)."""
     means = dict(conn.execute(
         "SELECT p.pool, avg(t.transactions)::float FROM gen_pool p "
         "JOIN gen_template t USING (t) GROUP BY p.pool"
     ).fetchall())
+
+    def mean(pool: str) -> float:
+        return sum(means[sub] * share for sub, _, share in pool_halves(pool))
+
     rest = 1000 - sum(per_mille for _, per_mille in FORM_MIX)
-    total = sum(means[pool] * per_mille for pool, per_mille in FORM_MIX) + means["form4"] * rest
+    total = sum(mean(pool) * per_mille for pool, per_mille in FORM_MIX) + mean("form4") * rest
     return total / 1000
 
 
