@@ -36,8 +36,8 @@ Shape:
   filing has the child rows of a real filing of its form (about 30 a filing).
 * Joint and late filings: in their shares on EDGAR, not the corpus's (``TRAITS``): 3.1 % of
   the filings have two or more reporting owners (the corpus: a third of its Forms 4), about
-  1 % of Forms 4 are filed late (the corpus: 7 %), plus what moving dates by whole weeks
-  makes late across holidays. The amendments of joint filings are joint whatever the share.
+  1 % of Forms 4 are filed late (the corpus: 7 %). The amendments of joint filings are
+  joint whatever the share.
 * Issuers and owners: ``ISSUERS`` issuers, skewed (the product of two uniform draws:
   busy issuers file much more than quiet ones); each issuer has ``OWNER_GROUPS_PER_ISSUER``
   groups of reporting owners that always file for it, a joint filing being the first k
@@ -172,8 +172,7 @@ TRAITS = {
         # Filed more than two business days after a line's execution date (question 7's
         # test). SEC Insider Transactions Data Sets 2024 Q3, SUBMISSION: of the first 120
         # rows (all filed 2024-07-31), 1 of 107 Forms 4 was filed more than two business
-        # days after its period of report. A small sample: about 1 %. Moving a template by
-        # whole weeks makes about 3 % more late across federal holidays.
+        # days after its period of report. A small sample: about 1 %.
         Trait("late", "late", 10, 14),
     )
 }
@@ -718,12 +717,16 @@ def template_sql() -> str:
     SELECT row_number() OVER (ORDER BY f.accession_number)::int AS t, f.accession_number AS tpl,
            f.form, f.tpl_period, f.tpl_filed, f.filing_owners AS owners,
            -- late as question 7 tells it (two business days allowed), from the filed date
-           -- its copies get: a bare XML's copies are filed on its signature date
+           -- its copies get (a bare XML's copies are filed on its signature date), counting
+           -- weekdays: copies move by whole weeks, away from a holiday the filing may have
+           -- counted on (filed Wednesday for a Friday trade over the 4 July)
            EXISTS (SELECT 1 FROM insider_trades t
                    WHERE t.accession_number = f.accession_number AND t.transaction_form_type = '4'
                      AND (t.transaction_timeliness = 'L'
-                          OR business_days_between(coalesce(t.deemed_execution_date,
-                                                            t.transaction_date), f.tpl_filed) > 2))
+                          OR (SELECT count(*) FROM generate_series(
+                                  coalesce(t.deemed_execution_date, t.transaction_date) + 1,
+                                  f.tpl_filed, interval '1 day') d
+                              WHERE extract(isodow FROM d) < 6) > 2))
                AS late,
            f.non_derivative_transactions, f.derivative_transactions,
            f.non_derivative_transactions + f.derivative_transactions AS transactions,
