@@ -225,10 +225,14 @@ def test_same_day_filings_of_the_same_owners(conn: psycopg.Connection) -> None:
 
 def test_either_of_two_same_day_filings_is_amended(conn: psycopg.Connection) -> None:
     """Its date of original submission fits both; its lines are those of the first of the
-    pair (by acceptance time) for some amendments, of the second for others."""
+    pair (by acceptance time) for some amendments, of the second for others. A line is told
+    by its date, code, price and shares owned after it (the generator scales the last two per
+    original filing, so two filings of one shape still differ)."""
     lines = " || ".join(
         f"ARRAY(SELECT '{t}:' || x.sequence || ':' || x.transaction_date || ':' "
-        f"|| x.transaction_code FROM {t} x WHERE x.accession_number = {{acc}} ORDER BY 1)"
+        f"|| x.transaction_code || ':' || coalesce(x.transaction_price_per_share::text, '') "
+        f"|| ':' || coalesce(x.shares_owned_following_transaction::text, '') "
+        f"FROM {t} x WHERE x.accession_number = {{acc}} ORDER BY 1)"
         for t in TRANSACTION_TABLES
     )
     amended = conn.execute(f"""
