@@ -138,10 +138,12 @@ def test_child_rows_per_form4_match_the_corpus_in_real_shares(conn: psycopg.Conn
             assert generated[table] == pytest.approx(rows, rel=0.25), table
 
 
-def test_joint_filings_in_their_real_share(conn: psycopg.Connection) -> None:
+def test_joint_late_and_empty_filings_in_their_real_shares(conn: psycopg.Connection) -> None:
     """About 3 % of the generated originals have two or more owners (the corpus: a third),
     and signatures per filing come out as in SEC's 2024 Q3 data set (39,236 OWNER_SIGNATURE
-    rows for 36,075 submissions: 1.09), which the corpus's share would not give (1.5)."""
+    rows for 36,075 submissions: 1.09), which the corpus's share would not give (1.5); about
+    6 % of Forms 4 are late by question 7's test, about half the Forms 3 report no
+    securities owned (the corpus: 2 of 23)."""
     joint, signatures = conn.execute(f"""
         SELECT avg(((SELECT count(*) FROM filing_owners o
                      WHERE o.accession_number = f.accession_number) >= 2)::int),
@@ -151,6 +153,18 @@ def test_joint_filings_in_their_real_share(conn: psycopg.Connection) -> None:
     """).fetchone()
     assert 0.015 <= joint <= 0.06
     assert float(signatures) == pytest.approx(39_236 / 36_075, rel=0.10)
+    late, empty = conn.execute(f"""
+        SELECT (SELECT count(DISTINCT t.accession_number) FROM insider_trades t
+                WHERE t.form_type = '4' AND t.transaction_form_type = '4'
+                  AND (t.transaction_timeliness = 'L' OR t.first_filed_business_days_after > 2)
+                  AND {GENERATED.format(alias='t')})::numeric
+               / (SELECT count(*) FROM filings f WHERE f.form_type = '4'
+                  AND {GENERATED.format(alias='f')}),
+               (SELECT avg(coalesce(f.no_securities_owned, false)::int) FROM filings f
+                WHERE f.form_type = '3' AND {GENERATED.format(alias='f')})
+    """).fetchone()
+    assert 0.03 <= late <= 0.10
+    assert 0.30 <= empty <= 0.70
 
 
 def test_documented_example_issuer_and_owner_are_amended(conn: psycopg.Connection) -> None:
