@@ -960,7 +960,11 @@ def valid_submissions(draw) -> tuple[bytes, Expected, dict[str, Any]]:
     accession = draw(st.from_regex(r"\A[0-9]{10}-[0-9]{2}-[0-9]{6}\Z"))
     form = draw(st.sampled_from(sorted(OWNERSHIP_FORMS)))
     filed = draw(st.dates(date(1993, 1, 1), date(2099, 12, 31)))
-    accepted = draw(st.datetimes(datetime(1993, 1, 1), datetime(2099, 12, 31))).replace(microsecond=0)
+    # fold=0: the header's wall-clock text carries no fold, so an hour that occurs twice
+    # (November's) reads as its first occurrence, and hypothesis's fold=1 of an hour that
+    # does not exist (April's 2:00-2:59, never written by EDGAR) could not round-trip
+    accepted = draw(st.datetimes(datetime(1993, 1, 1), datetime(2099, 12, 31))).replace(
+        microsecond=0, fold=0)
     filers = draw(st.lists(st.tuples(st.sampled_from(["reporting-owner", "issuer"]),
                                      st.integers(0, 10**10 - 1), HEADER_NAMES), min_size=1, max_size=4))
     style = draw(st.sampled_from(["text", "tag", "tag-one-line"]))
