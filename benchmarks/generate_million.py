@@ -774,8 +774,8 @@ def build_templates(
 
         size = fill(predicate)
         if size == 0 and pool not in POOLS:
-            # a combination the corpus lacks (no joint Form 3 of it reports no securities):
-            # its draws take the templates of its first traits, the last one unheeded
+            # a combination the corpus has no template for (a joint Form 3 reporting no
+            # securities): its draws take the templates of its first traits, the last unheeded
             size = fill(predicate.rsplit(" AND ", 1)[0])
         if size == 0:
             raise RuntimeError(f"no template in the corpus for pool {pool} ({predicate})")
