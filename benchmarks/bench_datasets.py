@@ -208,6 +208,17 @@ def load_zip(path: Path, server: str, profile: bool = False, floor: bool = False
     return result
 
 
+def drop_secondary_indexes(conn: psycopg.Connection) -> None:
+    """Drop the indexes of STORED_TABLES that are neither primary keys nor unique."""
+    secondary = conn.execute(
+        "SELECT indexrelid::regclass::text FROM pg_index "
+        "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary AND NOT indisunique",
+        (list(STORED_TABLES),),
+    ).fetchall()
+    for (index,) in secondary:
+        conn.execute(f"DROP INDEX {index}")
+
+
 def _storing_floor(conn: psycopg.Connection, keep_indexes: bool) -> float | None:
     """Server CPU seconds to COPY back what the load stored (see the module docstring), in a
     transaction rolled back: the database is left as the load left it."""
@@ -221,13 +232,7 @@ def _storing_floor(conn: psycopg.Connection, keep_indexes: bool) -> float | None
         cur.execute("TRUNCATE issuers, persons")
         cur.execute("SET LOCAL session_replication_role = replica")  # as the loader does
         if not keep_indexes:
-            secondary = cur.execute(
-                "SELECT indexrelid::regclass::text FROM pg_index "
-                "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary AND NOT indisunique",
-                (list(STORED_TABLES),),
-            ).fetchall()
-            for (index,) in secondary:
-                cur.execute(f"DROP INDEX {index}")
+            drop_secondary_indexes(conn)
         server_cpu = _ServerCpu(conn)
         for table, data in stored.items():
             with cur.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)") as copy:

@@ -21,22 +21,20 @@ import re
 import sys
 import threading
 import time
-import uuid
 import zipfile
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_datasets import (  # noqa: E402
-    STORED_TABLES,
-    _server_url,
     _ServerCpu,
+    drop_secondary_indexes,
     replicate,
 )
+from benchmarks.generate_million import create_database, drop_database  # noqa: E402
 from ingest import db  # noqa: E402
 from ingest.dataset_catalog import (  # noqa: E402
     DATASET_TABLES,
@@ -125,15 +123,6 @@ def stage(conn: psycopg.Connection, zf: zipfile.ZipFile, name: str) -> list[str]
     return columns
 
 
-def drop_secondary_indexes(url: str) -> None:
-    with psycopg.connect(db.libpq_conninfo(url), autocommit=True) as conn:
-        for (index,) in conn.execute(
-            "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = "
-            "ANY(%s::regclass[]) AND NOT indisprimary AND NOT indisunique",
-            (list(STORED_TABLES),)).fetchall():
-            conn.execute(f"DROP INDEX {index}")
-
-
 def run_part(url: str, data: Path, names: list[str], timings: dict, label: str,
              barrier: threading.Barrier | None = None) -> None:
     with psycopg.connect(db.libpq_conninfo(url)) as conn:
@@ -171,15 +160,11 @@ def main() -> None:
         args.zip.write_bytes(dz.build_zip(replicate(args.filings, 400_000 / 60_000)))
     with zipfile.ZipFile(args.zip) as zf:
         source_rows = sum(sum(1 for _ in zf.open(i)) - 1 for i in zf.infolist())
-    name = f"edgar_bench_dssql_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = db.normalize_url(_server_url(SERVER, name))
+    name, url = create_database(SERVER)
     try:
-        db.upgrade(url)
-        db.dispose_engines()
         if args.drop_secondary:
-            drop_secondary_indexes(url)
+            with psycopg.connect(db.libpq_conninfo(url), autocommit=True) as conn:
+                drop_secondary_indexes(conn)
         names = [t.name for t in DATASET_TABLES]
         timings: dict = {}
         started = time.monotonic()
@@ -200,9 +185,7 @@ def main() -> None:
         print(dict(source_rows=source_rows, wall_s=round(wall, 2),
                    rows_per_s=round(source_rows / wall), **timings))
     finally:
-        with psycopg.connect(SERVER, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+        drop_database(SERVER, name)
 
 
 if __name__ == "__main__":
