@@ -752,6 +752,15 @@ def template_sql() -> str:
     """
 
 
+def _fill_pool(conn: psycopg.Connection, pool: str, offset: int, where: str) -> int:
+    """gen_pool rows of ``pool`` from slot ``offset``: the templates ``where`` selects."""
+    return conn.execute(
+        f"INSERT INTO gen_pool SELECT {offset} + row_number() OVER (ORDER BY t) - 1, "
+        f"%s, t FROM gen_template WHERE {where}",
+        (pool,),
+    ).rowcount
+
+
 def build_templates(
     conn: psycopg.Connection, corpus: list[str], examples: DocumentedExamples
 ) -> dict[str, tuple[int, int]]:
@@ -764,19 +773,11 @@ def build_templates(
                 if sub != pool]
     for pool, predicate in [*POOLS.items(), *subpools]:
         offset = sum(size for _, size in pools.values())
-
-        def fill(where: str, pool: str = pool, offset: int = offset) -> int:
-            return conn.execute(
-                f"INSERT INTO gen_pool SELECT {offset} + row_number() OVER (ORDER BY t) - 1, "
-                f"%s, t FROM gen_template WHERE {where}",
-                (pool,),
-            ).rowcount
-
-        size = fill(predicate)
+        size = _fill_pool(conn, pool, offset, predicate)
         if size == 0 and pool not in POOLS:
             # a combination the corpus has no template for (a joint Form 3 reporting no
             # securities): its draws take the templates of its first traits, the last unheeded
-            size = fill(predicate.rsplit(" AND ", 1)[0])
+            size = _fill_pool(conn, pool, offset, predicate.rsplit(" AND ", 1)[0])
         if size == 0:
             raise RuntimeError(f"no template in the corpus for pool {pool} ({predicate})")
         pools[pool] = (offset, size)

@@ -14,6 +14,7 @@ import gzip
 import io
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -152,7 +153,7 @@ def test_joint_late_and_empty_filings_in_their_real_shares(conn: psycopg.Connect
         FROM filings f WHERE {GENERATED.format(alias='f')}
     """).fetchone()
     assert 0.015 <= joint <= 0.06
-    assert float(signatures) == pytest.approx(39_236 / 36_075, rel=0.10)
+    assert signatures == pytest.approx(Decimal(39_236) / Decimal(36_075), rel=Decimal("0.10"))
     late, empty = conn.execute(f"""
         SELECT (SELECT count(DISTINCT t.accession_number) FROM insider_trades t
                 WHERE t.form_type = '4' AND t.transaction_form_type = '4'
