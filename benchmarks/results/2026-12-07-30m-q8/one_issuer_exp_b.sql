@@ -1,0 +1,1 @@
+SELECT * FROM exp_b WHERE issuer_cik = 1318605 AND NOT is_superseded ORDER BY transaction_date, accession_number, table_name, sequence;
