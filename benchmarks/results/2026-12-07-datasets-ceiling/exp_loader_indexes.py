@@ -13,21 +13,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import uuid
 from pathlib import Path
-
-import psycopg
-from psycopg import sql
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_datasets import (  # noqa: E402
     DEFAULT_SERVER,
-    _server_url,
     _ServerCpu,
     drop_secondary_indexes,
 )
+from benchmarks.generate_million import create_database, drop_database  # noqa: E402
 from ingest import db  # noqa: E402
 from ingest.dataset_load import load_quarter  # noqa: E402
 
@@ -38,13 +34,8 @@ def main() -> None:
     parser.add_argument("--drop-secondary", action="store_true")
     args = parser.parse_args()
     data = args.zip.read_bytes()
-    name = f"edgar_bench_ds_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(DEFAULT_SERVER, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = db.normalize_url(_server_url(DEFAULT_SERVER, name))
+    name, url = create_database(DEFAULT_SERVER)
     try:
-        db.upgrade(url)
-        db.dispose_engines()
         with db.connect(url, autocommit=True) as conn:
             if args.drop_secondary:
                 drop_secondary_indexes(conn)
@@ -57,9 +48,7 @@ def main() -> None:
                    "reader_cpu_s": round(report.reader_cpu_seconds, 2),
                    "server_cpu_s": server.seconds(), "rows_per_s": round(report.rows / wall)})
     finally:
-        db.dispose_engines()
-        with psycopg.connect(DEFAULT_SERVER, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(DEFAULT_SERVER, name)
 
 
 if __name__ == "__main__":  # the reader process is started by a fork server

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
 from collections import defaultdict
 from functools import wraps
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from benchmarks.bench_datasets import DEFAULT_SERVER, _server_url  # noqa: E402
+from benchmarks.bench_datasets import DEFAULT_SERVER  # noqa: E402
+from benchmarks.generate_million import create_database, drop_database  # noqa: E402
 from ingest import dataset_load as dl  # noqa: E402
 from ingest import (
     db,  # noqa: E402
@@ -60,21 +57,14 @@ def main() -> None:
     load.refresh_analyst_rows = _timed("analyst rows", load.refresh_analyst_rows)
     dl._QuarterReader.batches = _timed_batches(dl._QuarterReader.batches)
     data = Path(sys.argv[1]).read_bytes()
-    name = f"edgar_bench_ds_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(DEFAULT_SERVER, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = db.normalize_url(_server_url(DEFAULT_SERVER, name))
+    name, url = create_database(DEFAULT_SERVER)
     try:
-        db.upgrade(url)
-        db.dispose_engines()
         with db.connect(url, autocommit=True) as conn:
             started = time.monotonic()
             dl.load_quarter(conn, data, quarter="2024q3")
             print(f"wall {time.monotonic() - started:.2f} s")
     finally:
-        db.dispose_engines()
-        with psycopg.connect(DEFAULT_SERVER, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(DEFAULT_SERVER, name)
     for phase, seconds in PHASES.items():
         print(f"{phase}: {len(seconds)} x, {sum(seconds):.2f} s in all, first {seconds[0]:.3f}, "
               f"last {seconds[-1]:.3f}")
