@@ -37,18 +37,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.generate_million import create_database, drop_database  # noqa: E402
 from ingest import db  # noqa: E402
 from ingest.dataset_load import fewer_collections, load_quarter  # noqa: E402
 from ingest.datasets import QuarterFile  # noqa: E402
@@ -110,13 +109,6 @@ def _copy(template: dz.DatasetFiling, n: int, filed: date) -> dz.DatasetFiling:
     return replace(template, accession=accession, filed=filed, accepted=None, tables=tables)
 
 
-def _server_url(server: str, name: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(db.normalize_url(server)).set(drivername="postgresql", database=name) \
-        .render_as_string(hide_password=False)
-
-
 # Every table a data-set load writes (the analyst rows included), in an order COPY can fill.
 STORED_TABLES = (*DATABASE_TABLES, "issuers", "persons", "filing_summaries", "amended_lines")
 
@@ -145,14 +137,8 @@ def load_zip(path: Path, server: str, profile: bool = False, floor: bool = False
     reload it republished, then read it alone (no database)."""
     data = path.read_bytes()
     result: dict = {}
-    admin = db.libpq_conninfo(db.normalize_url(server))
-    name = f"edgar_bench_ds_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = db.normalize_url(_server_url(server, name))
+    name, url = create_database(server)
     try:
-        db.upgrade(url)
-        db.dispose_engines()
         with db.connect(url, autocommit=True) as conn:
             profiler = cProfile.Profile() if profile else None
             server_cpu = _ServerCpu(conn)
@@ -191,10 +177,7 @@ def load_zip(path: Path, server: str, profile: bool = False, floor: bool = False
             pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(30)
             result["profile"] = stream.getvalue()
     finally:
-        db.dispose_engines()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+        drop_database(server, name)
 
     started, cpu = time.monotonic(), time.process_time()
     with QuarterFile(data, QUARTER) as dataset, fewer_collections():  # as load_quarter reads

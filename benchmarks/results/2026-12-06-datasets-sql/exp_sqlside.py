@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_datasets import (  # noqa: E402
+    DEFAULT_SERVER,
     _ServerCpu,
     drop_secondary_indexes,
     replicate,
@@ -44,7 +45,6 @@ from ingest.dataset_catalog import (  # noqa: E402
 from ingest.records import Kind  # noqa: E402
 from tests import dataset_zip as dz  # noqa: E402
 
-SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 CONTINUED = re.compile(rb"\r?\n(?!\d{10}-\d\d-\d{6}\t|$)")
 
 
@@ -160,7 +160,7 @@ def main() -> None:
         args.zip.write_bytes(dz.build_zip(replicate(args.filings, 400_000 / 60_000)))
     with zipfile.ZipFile(args.zip) as zf:
         source_rows = sum(sum(1 for _ in zf.open(i)) - 1 for i in zf.infolist())
-    name, url = create_database(SERVER)
+    name, url = create_database(DEFAULT_SERVER)
     try:
         if args.drop_secondary:
             with psycopg.connect(db.libpq_conninfo(url), autocommit=True) as conn:
@@ -185,7 +185,7 @@ def main() -> None:
         print(dict(source_rows=source_rows, wall_s=round(wall, 2),
                    rows_per_s=round(source_rows / wall), **timings))
     finally:
-        drop_database(SERVER, name)
+        drop_database(DEFAULT_SERVER, name)
 
 
 if __name__ == "__main__":
