@@ -38,6 +38,7 @@ def conn(database_url: str) -> Iterator[psycopg.Connection]:
 def load(conn: psycopg.Connection, *filings: ParsedFiling) -> None:
     results = Loader(conn).load(list(filings))
     assert {r.status for r in results} <= {"loaded", "replaced"}, results
+    assert_totals_add_up(conn)  # after every load of every test of this file
 
 
 def documented(number: str) -> str:
@@ -303,14 +304,44 @@ AFTER_AMENDMENT = [
 ]
 
 
+DERIVED_TABLES = ("filing_summaries", "amended_lines", "filing_trade_totals")
+
+
 def _stored(conn: psycopg.Connection) -> dict[str, list[tuple]]:
-    """What the refresh keeps: the two derived tables and the lines flagged superseded."""
+    """What the refresh keeps: the derived tables and the lines flagged superseded."""
     stored = {
         table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
-        for table in ("filing_summaries", "amended_lines")
+        for table in DERIVED_TABLES
     }
     stored["superseded"] = flagged_lines(conn)
     return stored
+
+
+# filing_trade_totals as the lines of insider_trades add up, written here apart from the
+# migration's SQL: (accession, side, code) -> (lines, shares, value, plan mentions, late
+# lines, earliest late trade, most business days late).
+VIEW_TOTALS = """
+SELECT t.accession_number, t.is_derivative, t.transaction_code, count(*), sum(t.shares),
+       sum(t.value), count(*) FILTER (WHERE t.footnote_mentions_10b5_1), count(l.late),
+       min(t.transaction_date) FILTER (WHERE l.late), max(t.first_filed_business_days_after)
+       FILTER (WHERE l.late)
+FROM insider_trades t
+LEFT JOIN LATERAL (SELECT true AS late WHERE t.form_type IN ('4', '4/A')
+                   AND t.transaction_form_type = '4'
+                   AND (t.transaction_timeliness = 'L'
+                        OR t.first_filed_business_days_after > 2)) l ON true
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+"""
+STORED_TOTALS = """
+SELECT accession_number, is_derivative, transaction_code, lines, shares, value,
+       footnote_mentions_10b5_1, late_lines, earliest_late_trade, max_business_days_late
+FROM filing_trade_totals ORDER BY 1, 2, 3
+"""
+
+
+def assert_totals_add_up(conn: psycopg.Connection) -> None:
+    """filing_trade_totals holds what the current lines of each filing add up to."""
+    assert conn.execute(STORED_TOTALS).fetchall() == conn.execute(VIEW_TOTALS).fetchall()
 
 
 def flagged_lines(conn: psycopg.Connection) -> list[tuple]:
@@ -334,6 +365,7 @@ def assert_same_as_a_full_rebuild(conn: psycopg.Connection) -> None:
     """What the loads left stored equals what ``rebuild_analyst_rows()`` computes."""
     incremental = _stored(conn)
     assert incremental["superseded"] == superseded_lines(conn)  # the flag says what the lines say
+    assert_totals_add_up(conn)
     with conn.transaction(force_rollback=True):
         conn.execute("SELECT rebuild_analyst_rows()")
         rebuilt = _stored(conn)
@@ -609,6 +641,55 @@ def test_q7_counts_from_the_deemed_execution_date(conn: psycopg.Connection) -> N
     )
     late = [r["accession_number"] for r in rows(conn, documented("7"))]
     assert late == ["0000000001-24-000002"]
+
+
+def late_filings(conn: psycopg.Connection) -> list[tuple]:
+    """(accession, late lines, most business days late) by docs/queries.md question 7."""
+    return [(r["accession_number"], r["late_rows"], r["max_business_days"])
+            for r in rows(conn, documented("7"))]
+
+
+def test_q7_an_amendment_is_late_from_its_originals_filing(conn: psycopg.Connection) -> None:
+    """A 4/A filed a week after the sale, whose date of original submission is mistyped as
+    its own filing day, is measured from that date until its original arrives (late), then
+    from the original's filing (on time). The stored totals follow (filing_trade_totals,
+    migration 0014)."""
+    amendment = filing("0000000001-24-000002", Line("S", MAY3, "100", "11"), filed=MAY10,
+                       form="4/A", original_submission=MAY10)
+    load(conn, amendment)
+    assert late_filings(conn) == [("0000000001-24-000002", 1, 5)]
+    load(conn, filing("0000000001-24-000001", Line("S", MAY3, "100", "10"), filed=MAY6))
+    assert conn.execute("SELECT match_rule FROM amendment_links").fetchone() == (
+        "period_of_report",)
+    assert late_filings(conn) == []
+    assert_same_as_a_full_rebuild(conn)
+
+
+def test_q7_and_the_sales_totals_follow_the_superseded_lines(conn: psycopg.Connection) -> None:
+    """A late original corrected by its 4/A: the restated line counts once, as the 4/A's,
+    measured from the original's filing; the sales totals of question 3 move with it."""
+    load(conn, filing("0000000001-24-000001", Line("S", MAY3, "100", "10"), filed=MAY9))
+    assert late_filings(conn) == [("0000000001-24-000001", 1, 4)]
+    load(conn, filing("0000000001-24-000002", Line("S", MAY3, "120", "10"), filed=MAY10,
+                      form="4/A", original_submission=MAY9))
+    assert late_filings(conn) == [("0000000001-24-000002", 1, 4)]
+    sales = rows(conn, documented("3"))
+    assert [(r["sales"], r["shares"]) for r in sales] == [(1, Decimal("120"))]
+    conn.execute("DELETE FROM filings WHERE accession_number = '0000000001-24-000002'")
+    assert late_filings(conn) == [("0000000001-24-000001", 1, 4)]
+    assert_same_as_a_full_rebuild(conn)
+
+
+def test_q7_recounts_when_the_holidays_change(conn: psycopg.Connection) -> None:
+    """A sale on Friday 3 May filed Wednesday 8 May is late (3 business days); with a day of
+    mourning on Monday 6 May declared afterwards, it was on time."""
+    load(conn, filing("0000000001-24-000001", Line("S", MAY3), filed=MAY8))
+    assert late_filings(conn) == [("0000000001-24-000001", 1, 3)]
+    conn.execute("INSERT INTO federal_holidays VALUES (%s, 'Day of mourning')", (MAY6,))
+    assert late_filings(conn) == []
+    assert_totals_add_up(conn)
+    conn.execute("DELETE FROM federal_holidays WHERE holiday = %s", (MAY6,))
+    assert late_filings(conn) == [("0000000001-24-000001", 1, 3)]
 
 
 def test_q11_shows_the_original_lines_the_amendment_did_not_repeat(

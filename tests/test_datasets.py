@@ -505,7 +505,8 @@ def test_a_quarter_failing_midway_stores_nothing_and_loads_whole_when_run_again(
     assert db_conn.execute("SELECT count(*) FROM filings").fetchone()[0] == len(quarter.filings)
 
 
-ANALYST_TABLES = ("filing_summaries", "amended_lines")  # what refresh_analyst_rows keeps
+ANALYST_TABLES = ("filing_summaries", "amended_lines", "filing_trade_totals")  # what
+# refresh_analyst_rows keeps
 
 
 def _analyst_rows(conn: psycopg.Connection) -> dict[str, list[tuple]]:

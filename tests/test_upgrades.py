@@ -102,10 +102,22 @@ def copy_loaded_rows(reference: Reference, url: str) -> dict[str, list[str]]:
     return columns
 
 
-def assert_same_as_head(reference: Reference, url: str, columns_before: dict[str, list[str]]) -> None:
-    """Content on the columns that existed before the upgrade (all columns of tables added
-    since), and the schema, equal to the reference's."""
-    compared = {table: columns_before.get(table, cols) for table, cols in reference.columns.items()}
+# Columns of tables added since a revision that add up what a loader of that revision did not
+# store: before migration 0006 no X0101 transactionValue was kept (the price of 2003
+# documents), and filing_trade_totals.value sums the prices it stands in for. The upgrade keeps
+# what was stored; a reparse of those filings brings the rest.
+NEEDS_VALUES_STORED_SINCE = {("filing_trade_totals", "value"): "0006"}
+
+
+def assert_same_as_head(reference: Reference, url: str, columns_before: dict[str, list[str]],
+                        revision: str = HEAD) -> None:
+    """Content on the columns that existed before the upgrade from ``revision`` (all columns
+    of tables added since, but those of NEEDS_VALUES_STORED_SINCE it could not have), and
+    the schema, equal to the reference's."""
+    lacking = {column for column, since in NEEDS_VALUES_STORED_SINCE.items()
+               if REVISIONS.index(revision) < REVISIONS.index(since)}
+    compared = {table: [c for c in columns_before.get(table, cols) if (table, c) not in lacking]
+                for table, cols in reference.columns.items()}
     with db.connect(url, autocommit=True) as conn:
         assert table_columns(conn) == reference.columns
         got = table_checksums(conn, compared)
@@ -132,7 +144,7 @@ def test_upgrade_of_a_loaded_database(revision: str, head_load: Reference, empty
     command.upgrade(config, "head")
 
     assert db.current_revision(empty_database_url) == HEAD
-    assert_same_as_head(head_load, empty_database_url, columns_before)
+    assert_same_as_head(head_load, empty_database_url, columns_before, revision)
 
 
 def test_downgrade_of_the_latest_migration_and_upgrade_again(head_load: Reference, database_url: str) -> None:
