@@ -318,11 +318,13 @@ def _stored(conn: psycopg.Connection) -> dict[str, list[tuple]]:
 
 
 # filing_trade_totals as the lines of insider_trades add up, written here apart from the
-# migration's SQL: (accession, side, code) -> (lines, shares, value, plan mentions, late
-# lines, earliest late trade, most business days late).
+# migration's SQL: (accession, side, code) -> (lines, shares, value, plan mentions, early
+# lines, swap lines, late lines, earliest late trade, most business days late).
 VIEW_TOTALS = """
 SELECT t.accession_number, t.is_derivative, t.transaction_code, count(*), sum(t.shares),
-       sum(t.value), count(*) FILTER (WHERE t.footnote_mentions_10b5_1), count(l.late),
+       sum(t.value), count(*) FILTER (WHERE t.footnote_mentions_10b5_1),
+       count(*) FILTER (WHERE t.transaction_timeliness = 'E'),
+       count(*) FILTER (WHERE t.equity_swap_involved), count(l.late),
        min(t.transaction_date) FILTER (WHERE l.late), max(t.first_filed_business_days_after)
        FILTER (WHERE l.late)
 FROM insider_trades t
@@ -334,7 +336,8 @@ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 """
 STORED_TOTALS = """
 SELECT accession_number, is_derivative, transaction_code, lines, shares, value,
-       footnote_mentions_10b5_1, late_lines, earliest_late_trade, max_business_days_late
+       footnote_mentions_10b5_1, early_lines, swap_lines, late_lines, earliest_late_trade,
+       max_business_days_late
 FROM filing_trade_totals ORDER BY 1, 2, 3
 """
 

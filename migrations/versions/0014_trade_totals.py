@@ -3,7 +3,8 @@
 At 30 M transactions (benchmarks/RESULTS.md) two whole-history questions of docs/queries.md
 stayed over their 5 s however they were written, because each read every line of history
 through the view: question 3 (sales under a Rule 10b5-1 plan; 8.6 s, 5.5 s with no join at
-all) and question 7 (late Forms 4; 17 s). Both only need a few totals per filing, known when
+all) and question 7 (late Forms 4; 17 s); question 0 (the codes in use) read every line too
+(3.8 s). They only need a few totals per filing, known when
 the filing is loaded and changed only by what already makes the loader refresh the stored
 supersession: a load or deletion of the filing or of one of its amendment family, or a change
 of the federal holidays. ``filing_trade_totals`` keeps them: one row per filing, side of the
@@ -12,7 +13,8 @@ superseded), computed *from* ``insider_trades`` so that each figure is exactly t
 
 * ``lines``, ``shares`` (sum of ``shares``), ``value`` (sum of ``value``: set only on
   purchases and sales of the stock), ``footnote_mentions_10b5_1`` (lines whose footnotes
-  mention a plan);
+  mention a plan), ``early_lines`` and ``swap_lines`` (reported early, ``transaction_timeliness
+  = 'E'``, and in an equity swap: what EDGAR shows as codes V and K);
 * ``late_lines``, ``earliest_late_trade``, ``max_business_days_late``: the lines of a Form 4
   or 4/A reported on Form 4 (``transaction_form_type = '4'``) that are late under 17 CFR
   240.16a-3(g): marked late by the filer (``transaction_timeliness = 'L'``) or first filed
@@ -81,6 +83,8 @@ CREATE TABLE {TABLE} (
     shares numeric,
     value numeric,
     footnote_mentions_10b5_1 integer NOT NULL,
+    early_lines integer NOT NULL,
+    swap_lines integer NOT NULL,
     late_lines integer NOT NULL,
     earliest_late_trade date,
     max_business_days_late integer
@@ -95,8 +99,8 @@ INDEXES_SQL = [
 ]
 
 _COLUMNS = ("accession_number, is_derivative, transaction_code, issuer_cik, form_type, "
-            "aff10b5_one, lines, shares, value, footnote_mentions_10b5_1, late_lines, "
-            "earliest_late_trade, max_business_days_late")
+            "aff10b5_one, lines, shares, value, footnote_mentions_10b5_1, early_lines, swap_lines, "
+            "late_lines, earliest_late_trade, max_business_days_late")
 
 # A line of insider_trades (alias t) that is late under the rule above.
 IS_LATE = (f"t.form_type IN ('4', '4/A') AND t.transaction_form_type = '4' "
@@ -111,6 +115,8 @@ def totals_select(where: str) -> str:
     SELECT t.accession_number, t.is_derivative, t.transaction_code, t.issuer_cik,
            t.form_type, t.aff10b5_one, count(*)::int, sum(t.shares), sum(t.value),
            (count(*) FILTER (WHERE t.footnote_mentions_10b5_1))::int,
+           (count(*) FILTER (WHERE t.transaction_timeliness = 'E'))::int,
+           (count(*) FILTER (WHERE t.equity_swap_involved))::int,
            (count(*) FILTER (WHERE {IS_LATE}))::int,
            min(t.transaction_date) FILTER (WHERE {IS_LATE}),
            max(t.first_filed_business_days_after) FILTER (WHERE {IS_LATE})
@@ -177,7 +183,8 @@ COMMENTS = {
     f"TABLE {TABLE}": (
         "Per filing, side (derivative or not) and transaction code, totals of the lines "
         "insider_trades shows (not superseded), computed from that view: lines, shares, "
-        "value, lines whose footnotes mention a 10b5-1 plan, and the late Form 4 lines "
+        "value, lines whose footnotes mention a 10b5-1 plan, lines reported early and in an "
+        "equity swap (EDGAR's V and K), and the late Form 4 lines "
         "(17 CFR 240.16a-3(g): marked late, or first filed more than 2 business days after "
         "the deemed or actual execution date). Derived: kept by refresh_analyst_rows and "
         "rebuild_analyst_rows, never by a filing."
