@@ -307,7 +307,7 @@ AFTER_AMENDMENT = [
 DERIVED_TABLES = ("filing_summaries", "amended_lines", "filing_trade_totals")
 
 
-def _stored(conn: psycopg.Connection) -> dict[str, list[tuple]]:
+def stored_analyst_rows(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     """What the refresh keeps: the derived tables and the lines flagged superseded."""
     stored = {
         table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
@@ -366,12 +366,12 @@ def superseded_lines(conn: psycopg.Connection) -> list[tuple]:
 
 def assert_same_as_a_full_rebuild(conn: psycopg.Connection) -> None:
     """What the loads left stored equals what ``rebuild_analyst_rows()`` computes."""
-    incremental = _stored(conn)
+    incremental = stored_analyst_rows(conn)
     assert incremental["superseded"] == superseded_lines(conn)  # the flag says what the lines say
     assert_totals_add_up(conn)
     with conn.transaction(force_rollback=True):
         conn.execute("SELECT rebuild_analyst_rows()")
-        rebuilt = _stored(conn)
+        rebuilt = stored_analyst_rows(conn)
     assert incremental == rebuilt
 
 
@@ -462,7 +462,7 @@ def test_deleting_the_amendment_restores_the_original(conn: psycopg.Connection) 
         ("0000000001-24-000001", ND, 1, Decimal("100")),
         ("0000000001-24-000001", ND, 2, Decimal("200")),
     ]
-    assert _stored(conn)["amended_lines"] == []
+    assert stored_analyst_rows(conn)["amended_lines"] == []
     assert_same_as_a_full_rebuild(conn)
 
 
@@ -478,7 +478,7 @@ def test_deleting_the_original_unlinks_the_amendment(conn: psycopg.Connection) -
 def test_truncating_filings_clears_what_was_derived(conn: psycopg.Connection) -> None:
     load(conn, ORIGINAL, AMENDMENT)
     conn.execute("TRUNCATE filings CASCADE")
-    assert all(not stored for stored in _stored(conn).values())
+    assert all(not stored for stored in stored_analyst_rows(conn).values())
 
 
 def test_a_failed_batch_leaves_nothing_derived_behind(conn: psycopg.Connection) -> None:
@@ -486,7 +486,7 @@ def test_a_failed_batch_leaves_nothing_derived_behind(conn: psycopg.Connection) 
     with pytest.raises(RuntimeError), conn.transaction():
         Loader(conn).load([ORIGINAL, AMENDMENT])
         raise RuntimeError("the caller's transaction fails after the load")
-    assert all(not stored for stored in _stored(conn).values())
+    assert all(not stored for stored in stored_analyst_rows(conn).values())
 
 
 # ---------------------------------------------------------------------------
@@ -745,7 +745,7 @@ def test_migration_0009_upgrades_a_loaded_database_and_downgrades_to_0006(
     from alembic import command
 
     load(conn, ORIGINAL, AMENDMENT, *CONSTRUCTED_CASES[2:4])
-    stored = _stored(conn)
+    stored = stored_analyst_rows(conn)
     config = db.alembic_config(database_url)
     command.downgrade(config, "0006")
     db.dispose_engines()
@@ -760,7 +760,7 @@ def test_migration_0009_upgrades_a_loaded_database_and_downgrades_to_0006(
     ).fetchall() != []
     command.upgrade(config, "head")  # the backfill rebuilds what the loader stored
     db.dispose_engines()
-    assert _stored(conn) == stored
+    assert stored_analyst_rows(conn) == stored
     assert current(conn)[:2] == AFTER_AMENDMENT
 
 

@@ -58,6 +58,7 @@ from ingest.rows import EncodedRows
 from models import schema
 from tests import dataset_zip as dz
 from tests.edgar_standin import EdgarStandin
+from tests.test_amendments import stored_analyst_rows
 from tests.test_analyst import line_footnote_mismatches
 
 REPO = Path(__file__).resolve().parent.parent
@@ -505,15 +506,6 @@ def test_a_quarter_failing_midway_stores_nothing_and_loads_whole_when_run_again(
     assert db_conn.execute("SELECT count(*) FROM filings").fetchone()[0] == len(quarter.filings)
 
 
-ANALYST_TABLES = ("filing_summaries", "amended_lines", "filing_trade_totals")  # what
-# refresh_analyst_rows keeps
-
-
-def _analyst_rows(conn: psycopg.Connection) -> dict[str, list[tuple]]:
-    return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall()
-            for t in ANALYST_TABLES}
-
-
 def test_a_quarter_brings_latest_names_and_analyst_rows_up_to_date_once(
     db_conn: psycopg.Connection,
 ) -> None:
@@ -521,10 +513,10 @@ def test_a_quarter_brings_latest_names_and_analyst_rows_up_to_date_once(
     # at the quarter's end: the same rows as recomputing them from the stored filings.
     quarter = max(submission_quarters(), key=lambda q: len(q.filings))
     load_quarter(db_conn, quarter.data, quarter=quarter.quarter, batch_filings=2)
-    after_load = _analyst_rows(db_conn)
+    after_load = stored_analyst_rows(db_conn)
     assert len(after_load["filing_summaries"]) == len(quarter.filings)
     db_conn.execute("SELECT rebuild_analyst_rows()")
-    assert _analyst_rows(db_conn) == after_load
+    assert stored_analyst_rows(db_conn) == after_load
     # issuers/persons, upserted once at the quarter's end: each CIK points at its newest filing.
     newest = ("ORDER BY 1, coalesce(f.filed_date, '-infinity') DESC, "
               "coalesce(f.period_of_report, f.header_period, '-infinity') DESC, 2 DESC")
