@@ -111,7 +111,7 @@ def _copy(template: dz.DatasetFiling, n: int, filed: date) -> dz.DatasetFiling:
 
 # Every table a data-set load writes (the analyst rows included), in an order COPY can fill.
 STORED_TABLES = (*DATABASE_TABLES, "issuers", "persons", "filing_summaries", "amended_lines",
-                 "filing_trade_totals")
+                 "filing_trade_totals", "insider_trade_days")
 
 
 def run(filings: int, rows_per_filing: float, server: str, profile: bool = False,

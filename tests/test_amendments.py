@@ -39,6 +39,7 @@ def load(conn: psycopg.Connection, *filings: ParsedFiling) -> None:
     results = Loader(conn).load(list(filings))
     assert {r.status for r in results} <= {"loaded", "replaced"}, results
     assert_totals_add_up(conn)  # after every load of every test of this file
+    assert_days_add_up(conn)
 
 
 def documented(number: str) -> str:
@@ -304,7 +305,8 @@ AFTER_AMENDMENT = [
 ]
 
 
-DERIVED_TABLES = ("filing_summaries", "amended_lines", "filing_trade_totals")
+DERIVED_TABLES = ("filing_summaries", "amended_lines", "filing_trade_totals",
+                  "insider_trade_days")
 
 
 def stored_analyst_rows(conn: psycopg.Connection) -> dict[str, list[tuple]]:
@@ -347,6 +349,45 @@ def assert_totals_add_up(conn: psycopg.Connection) -> None:
     assert conn.execute(STORED_TOTALS).fetchall() == conn.execute(VIEW_TOTALS).fetchall()
 
 
+# insider_trade_days as the stock lines of insider_trades add up, written here apart from the
+# migration's SQL: each line's kind first, then per issuer, owners and day.
+VIEW_DAYS = """
+WITH line AS (
+    SELECT t.*, CASE WHEN t.transaction_code = 'P' THEN 'purchase'
+                     WHEN t.transaction_code = 'S' THEN 'sale'
+                     WHEN t.transaction_code IN ('M', 'X') THEN 'exercise' END AS kind,
+           first_value(t.owners) OVER (PARTITION BY t.issuer_cik, t.owner_ciks, t.transaction_date
+                                       ORDER BY t.filed_date DESC, t.accession_number DESC)
+               AS last_filed_owners
+    FROM insider_trades t WHERE t.table_name = 'non_derivative_transactions'
+)
+SELECT issuer_cik, owner_ciks, transaction_date, count(*),
+       ARRAY(SELECT DISTINCT c FROM unnest(array_agg(transaction_code)) AS c
+             WHERE c IS NOT NULL ORDER BY c),
+       count(*) FILTER (WHERE kind = 'purchase'), sum(shares) FILTER (WHERE kind = 'purchase'),
+       sum(value) FILTER (WHERE kind = 'purchase'),
+       count(*) FILTER (WHERE kind = 'sale'), sum(shares) FILTER (WHERE kind = 'sale'),
+       sum(value) FILTER (WHERE kind = 'sale'),
+       count(*) FILTER (WHERE kind = 'exercise'), sum(shares) FILTER (WHERE kind = 'exercise'),
+       sum(shares * price) FILTER (WHERE kind = 'exercise'),
+       ARRAY(SELECT DISTINCT a FROM unnest(array_agg(accession_number)) AS a ORDER BY a),
+       max(last_filed_owners)
+FROM line
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+"""
+STORED_DAYS = """
+SELECT issuer_cik, owner_ciks, transaction_date, lines, transaction_codes, purchase_lines,
+       purchased_shares, purchase_value, sale_lines, sold_shares, sale_value, exercise_lines,
+       exercised_shares, exercise_cost, accessions, owners
+FROM insider_trade_days ORDER BY 1, 2, 3
+"""
+
+
+def assert_days_add_up(conn: psycopg.Connection) -> None:
+    """insider_trade_days holds what the current stock lines of each owners' day add up to."""
+    assert conn.execute(STORED_DAYS).fetchall() == conn.execute(VIEW_DAYS).fetchall()
+
+
 def flagged_lines(conn: psycopg.Connection) -> list[tuple]:
     """(accession, table, sequence) of the transaction lines whose superseded flag is set."""
     return conn.execute(
@@ -369,6 +410,7 @@ def assert_same_as_a_full_rebuild(conn: psycopg.Connection) -> None:
     incremental = stored_analyst_rows(conn)
     assert incremental["superseded"] == superseded_lines(conn)  # the flag says what the lines say
     assert_totals_add_up(conn)
+    assert_days_add_up(conn)
     with conn.transaction(force_rollback=True):
         conn.execute("SELECT rebuild_analyst_rows()")
         rebuilt = stored_analyst_rows(conn)
@@ -632,6 +674,54 @@ def test_q2b_an_owner_without_a_cik_is_no_buyer_and_buys_on_no_day(
     )
     busiest = rows(conn, documented("2b"))
     assert [(r["buyers"], r["insiders"], r["buying_days"]) for r in busiest] == [(1, 1, 2)]
+
+
+def exercises_and_sales(conn: psycopg.Connection) -> list[tuple]:
+    """(day, owners, exercised, cost, sold, proceeds) by docs/queries.md question 8."""
+    return [(r["transaction_date"], r["owners"], r["exercised_shares"], r["exercise_cost"],
+             r["sold_shares"], r["proceeds"]) for r in rows(conn, documented("8"))]
+
+
+def test_q8_pairs_an_exercise_and_a_sale_reported_on_two_filings(
+    conn: psycopg.Connection,
+) -> None:
+    """The exercise on one Form 4, the sale on another filed the same day: one owners' day
+    (insider_trade_days, migration 0015). Moved by a corrected filing, then deleted, the day
+    follows; an exercise of another owner that day is another day."""
+    exercise = filing("0000000001-24-000001", Line("M", MAY3, "100", "10"), filed=MAY6)
+    sale = filing("0000000001-24-000002", Line("S", MAY3, "60", "50"), Line("S", MAY3, "40", "51"),
+                  filed=MAY6)
+    other = filing("0000000001-24-000003", Line("X", MAY3, "7", "9"), filed=MAY6, owners=(Y,))
+    load(conn, exercise, sale, other)
+    (day,) = exercises_and_sales(conn)
+    assert day[0] == MAY3 and day[2:] == (Decimal("100"), Decimal("1000.00"), Decimal("100"),
+                                          Decimal("5040.00"))
+    assert_same_as_a_full_rebuild(conn)
+    # the sale was on 6 May: no exercise that day
+    load(conn, filing("0000000001-24-000002", Line("S", MAY6, "100", "50"), filed=MAY6))
+    assert exercises_and_sales(conn) == []
+    assert_same_as_a_full_rebuild(conn)
+    load(conn, filing("0000000001-24-000004", Line("S", MAY3, "10", "50"), filed=MAY7))
+    assert [d[4] for d in exercises_and_sales(conn)] == [Decimal("10")]
+    conn.execute("DELETE FROM filings WHERE accession_number = '0000000001-24-000001'")
+    assert exercises_and_sales(conn) == []
+    days = conn.execute("SELECT owner_ciks, transaction_date, accessions FROM insider_trade_days "
+                        "ORDER BY 1, 2").fetchall()
+    assert sorted(days) == sorted([([X], MAY3, ["0000000001-24-000004"]),
+                                   ([X], MAY6, ["0000000001-24-000002"]),
+                                   ([Y], MAY3, ["0000000001-24-000003"])])
+    assert_same_as_a_full_rebuild(conn)
+
+
+def test_q8_counts_a_restated_sale_once(conn: psycopg.Connection) -> None:
+    """A 4/A restating the day's sale: the day sums the amendment's line, not both."""
+    load(conn, filing("0000000001-24-000001", Line("M", MAY3, "100", "10"),
+                      Line("S", MAY3, "100", "50"), filed=MAY6),
+         filing("0000000001-24-000002", Line("S", MAY3, "100", "52"), filed=MAY9, form="4/A",
+                original_submission=MAY6))
+    (day,) = exercises_and_sales(conn)
+    assert day[2:] == (Decimal("100"), Decimal("1000.00"), Decimal("100"), Decimal("5200.00"))
+    assert_same_as_a_full_rebuild(conn)
 
 
 def test_q7_counts_from_the_deemed_execution_date(conn: psycopg.Connection) -> None:

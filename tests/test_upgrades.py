@@ -104,9 +104,14 @@ def copy_loaded_rows(reference: Reference, url: str) -> dict[str, list[str]]:
 
 # Columns of tables added since a revision that add up what a loader of that revision did not
 # store: before migration 0006 no X0101 transactionValue was kept (the price of 2003
-# documents), and filing_trade_totals.value sums the prices it stands in for. The upgrade keeps
-# what was stored; a reparse of those filings brings the rest.
-NEEDS_VALUES_STORED_SINCE = {("filing_trade_totals", "value"): "0006"}
+# documents), and filing_trade_totals.value and insider_trade_days' money columns sum the
+# prices it stands in for. The upgrade keeps what was stored; a reparse of those filings
+# brings the rest.
+NEEDS_VALUES_STORED_SINCE = {
+    ("filing_trade_totals", "value"): "0006",
+    **{("insider_trade_days", column): "0006"
+       for column in ("purchase_value", "sale_value", "exercise_cost")},
+}
 
 
 def assert_same_as_head(reference: Reference, url: str, columns_before: dict[str, list[str]],

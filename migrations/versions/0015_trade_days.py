@@ -1,0 +1,251 @@
+"""Analysts at full-history scale, seventh step: each owner's day of trading in an issuer, stored.
+
+At 30 M transactions (benchmarks/RESULTS.md) the questions of docs/queries.md that pair an
+issuer's trades by owners and day stayed over their 5 s: question 8 (option exercises and
+same-day sales: 30-40 s, grouping 17 M exercise and sale lines twice by owners and day),
+question 2b (each issuer's busiest buying window: 9.3 s) and question 2 (cluster buying:
+5.6 s), each reading every purchase line of history through the view and its join to the
+filings. The groups they need cross filings (an exercise reported on one Form 4 and the sale
+on another filed the same day), so per-filing totals (migration 0014) do not give them.
+``insider_trade_days`` keeps them: one row per issuer, set of reporting owners (a filing's
+``owner_ciks``, as ``insider_trades`` has it) and transaction date, over the stock
+(non-derivative) lines ``insider_trades`` shows (not superseded), computed *from*
+``insider_trades`` so that each figure is exactly the view's:
+
+* ``lines`` and ``transaction_codes`` (the codes of the day, sorted);
+* purchases (code P): ``purchase_lines``, ``purchased_shares``, ``purchase_value``;
+* sales (code S): ``sale_lines``, ``sold_shares``, ``sale_value``;
+* exercises and conversions of derivatives into the stock (codes M and X, the stock
+  received): ``exercise_lines``, ``exercised_shares``, ``exercise_cost`` (shares times the
+  exercise price, which is what ``price`` holds on those lines; their ``value`` is not set);
+* ``owners`` (names and CIKs as the last-filed of the day's filings gives them) and
+  ``accessions`` (the filings the lines come from, sorted).
+
+``refresh_analyst_rows(accessions)`` ends by recomputing every day the filings it touched add
+to, before and after the change (the stored rows listing one of them, and the days their
+lines fall on now), from all the filings that add to those days, in the loader's transaction
+and under a transaction-level advisory lock (two loaders, ``sync`` and ``watch``, may share a
+day); ``rebuild_analyst_rows()`` and the upgrade recompute all; ``TRUNCATE filings`` clears
+them. Business days play no part, so a change of ``federal_holidays`` does not touch them.
+
+The downgrade restores migration 0014's refresh and rebuild functions and its truncation
+trigger's function, and drops the table and its functions.
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+from alembic import op
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def _earlier(filename: str) -> ModuleType:
+    """An earlier migration of this folder, for the SQL it froze."""
+    path = Path(__file__).with_name(filename)
+    spec = importlib.util.spec_from_file_location(f"_edgar_migration_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load migration {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_M0014 = _earlier("0014_trade_totals.py")
+_M0011 = _M0014._M0011  # the ones 0014 loaded, not second copies
+_replace_once = _M0011._replace_once
+
+TABLE = "insider_trade_days"
+
+TABLE_SQL = f"""
+CREATE TABLE {TABLE} (
+    issuer_cik bigint,
+    owner_ciks bigint[],
+    transaction_date date,
+    owners text,
+    lines integer NOT NULL,
+    transaction_codes text[] NOT NULL,
+    purchase_lines integer NOT NULL,
+    purchased_shares numeric,
+    purchase_value numeric,
+    sale_lines integer NOT NULL,
+    sold_shares numeric,
+    sale_value numeric,
+    exercise_lines integer NOT NULL,
+    exercised_shares numeric,
+    exercise_cost numeric,
+    accessions text[] NOT NULL
+)
+"""
+
+# One row per day: the key with its missing parts given a value no real one has (a line may
+# lack a date, a filing its issuer CIK), so that the index both enforces and finds it.
+_DAY_KEY_PARTS = ("coalesce({t}issuer_cik, -1)", "coalesce({t}owner_ciks, '{{}}'::bigint[])",
+                  "coalesce({t}transaction_date, '-infinity'::date)")
+
+
+def day_key(alias: str = "") -> str:
+    """The day's key of the row ``alias`` (``'d.'``), as a row value."""
+    return ", ".join(part.format(t=alias) for part in _DAY_KEY_PARTS)
+
+
+INDEXES_SQL = [
+    f"CREATE UNIQUE INDEX ix_{TABLE}_day ON {TABLE} ({day_key()})",
+    # the refresh finds the days a filing adds to by the filing
+    f"CREATE INDEX ix_{TABLE}_accessions ON {TABLE} USING gin (accessions)",
+    # questions 2 and 2b read every day with a purchase, in issuer and date order, from the
+    # index alone
+    f"CREATE INDEX ix_{TABLE}_purchases ON {TABLE} (issuer_cik, transaction_date) "
+    "INCLUDE (owner_ciks) WHERE purchase_lines > 0",
+]
+
+_COLUMNS = ("issuer_cik, owner_ciks, transaction_date, owners, lines, transaction_codes, "
+            "purchase_lines, purchased_shares, purchase_value, sale_lines, sold_shares, "
+            "sale_value, exercise_lines, exercised_shares, exercise_cost, accessions")
+
+_EXERCISE = "t.transaction_code IN ('M', 'X')"
+
+
+def days_select(where: str) -> str:
+    """The rows of ``insider_trade_days`` for the stock lines of insider_trades ``t``
+    matching ``where``, grouped by day."""
+    return f"""
+    SELECT t.issuer_cik, t.owner_ciks, t.transaction_date,
+           (array_agg(t.owners ORDER BY t.filed_date DESC, t.accession_number DESC))[1],
+           count(*)::int,
+           coalesce(array_agg(DISTINCT t.transaction_code)
+                    FILTER (WHERE t.transaction_code IS NOT NULL), '{{}}'),
+           (count(*) FILTER (WHERE t.transaction_code = 'P'))::int,
+           sum(t.shares) FILTER (WHERE t.transaction_code = 'P'),
+           sum(t.value) FILTER (WHERE t.transaction_code = 'P'),
+           (count(*) FILTER (WHERE t.transaction_code = 'S'))::int,
+           sum(t.shares) FILTER (WHERE t.transaction_code = 'S'),
+           sum(t.value) FILTER (WHERE t.transaction_code = 'S'),
+           (count(*) FILTER (WHERE {_EXERCISE}))::int,
+           sum(t.shares) FILTER (WHERE {_EXERCISE}),
+           sum(t.shares * t.price) FILTER (WHERE {_EXERCISE}),
+           array_agg(DISTINCT t.accession_number)
+    FROM insider_trades t
+    WHERE NOT t.is_derivative AND {where}
+    GROUP BY t.issuer_cik, t.owner_ciks, t.transaction_date"""
+
+
+# pg_advisory_xact_lock key: "EDGARDAY" as bytes (ingest/runlock.py keys its run locks alike).
+REFRESH_LOCK_KEY = int.from_bytes(b"EDGARDAY", "big")
+
+FUNCTIONS_SQL = [
+    # A day's row sums the lines of every filing that adds to it. The days to recompute are
+    # those the stored rows of these filings list (what the filings added before) and those
+    # their lines fall on now; the filings to read are these and every other filing those
+    # days listed. Everything else is left as it is: the new rows are those of the days no
+    # row holds any more.
+    f"""
+    CREATE FUNCTION refresh_trade_days(accessions text[]) RETURNS void
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        listed_before text[];
+        listed_on_days text[];
+    BEGIN
+        PERFORM pg_advisory_xact_lock({REFRESH_LOCK_KEY});
+        WITH gone AS (
+            DELETE FROM {TABLE} d WHERE d.accessions && refresh_trade_days.accessions
+            RETURNING d.accessions
+        )
+        SELECT coalesce(array_agg(DISTINCT a), '{{}}') INTO listed_before
+        FROM gone CROSS JOIN LATERAL unnest(gone.accessions) AS a;
+        WITH now_days AS (
+            SELECT DISTINCT t.issuer_cik, t.owner_ciks, t.transaction_date FROM insider_trades t
+            WHERE NOT t.is_derivative
+              AND t.accession_number = ANY(refresh_trade_days.accessions)
+        ), gone AS (
+            DELETE FROM {TABLE} d USING now_days n
+            WHERE ({day_key('d.')}) = ({day_key('n.')})
+            RETURNING d.accessions
+        )
+        SELECT coalesce(array_agg(DISTINCT a), '{{}}') INTO listed_on_days
+        FROM gone CROSS JOIN LATERAL unnest(gone.accessions) AS a;
+        INSERT INTO {TABLE} ({_COLUMNS})
+        SELECT * FROM ({days_select(
+            "t.accession_number = ANY(refresh_trade_days.accessions || listed_before "
+            "|| listed_on_days)")}) n
+        WHERE NOT EXISTS (SELECT FROM {TABLE} d WHERE ({day_key('d.')}) = ({day_key('n.')}));
+    END
+    $$
+    """,
+    # At 30 M transactions the days (6.3 M) are hashed in memory rather than in batches on
+    # disk; the setting is this transaction's only.
+    f"""
+    CREATE FUNCTION rebuild_trade_days() RETURNS void
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        memory text := current_setting('work_mem');
+    BEGIN
+        TRUNCATE {TABLE};
+        PERFORM set_config('work_mem', '256MB', true);
+        INSERT INTO {TABLE} ({_COLUMNS})
+        {days_select("true")};
+        PERFORM set_config('work_mem', memory, true);
+        ANALYZE {TABLE};
+    END
+    $$
+    """,
+]
+
+_REFRESH_TOTALS = "PERFORM refresh_trade_totals(accessions || amendments || members);"
+REFRESH_SQL = _replace_once(
+    _M0014.REFRESH_SQL, _REFRESH_TOTALS,
+    _REFRESH_TOTALS + "\n    PERFORM refresh_trade_days(accessions || amendments || members);")
+_REBUILD_TOTALS = "PERFORM rebuild_trade_totals();"
+REBUILD_SQL = _replace_once(
+    _M0014.REBUILD_SQL, _REBUILD_TOTALS, _REBUILD_TOTALS + "\n    PERFORM rebuild_trade_days();")
+TRUNCATED_FUNCTION_SQL = _replace_once(
+    _M0014.TRUNCATED_FUNCTION_SQL, f"{_M0014.TABLE};", f"{_M0014.TABLE}, {TABLE};")
+
+COMMENTS = {
+    f"TABLE {TABLE}": (
+        "Per issuer, set of reporting owners (owner_ciks) and transaction date, totals of the "
+        "stock (non-derivative) lines insider_trades shows (not superseded), computed from "
+        "that view: lines and codes; purchases (P), sales (S) and exercises (M, X: shares "
+        "times the exercise price as exercise_cost); the owners as the last-filed filing of "
+        "the day names them; the filings the lines come from. Derived: kept by "
+        "refresh_analyst_rows and rebuild_analyst_rows, never by a filing."
+    ),
+    "FUNCTION refresh_trade_days(text[])": (
+        "Recompute the insider_trade_days these filings add to, before and after their "
+        "change (refresh_analyst_rows calls it)."
+    ),
+    "FUNCTION rebuild_trade_days()": "Recompute insider_trade_days for every filing.",
+}
+
+
+def upgrade() -> None:
+    op.execute(TABLE_SQL)
+    for statement in INDEXES_SQL:
+        op.execute(statement)
+    for statement in FUNCTIONS_SQL:
+        op.execute(statement)
+    op.execute(REFRESH_SQL)
+    op.execute(REBUILD_SQL)
+    op.execute(TRUNCATED_FUNCTION_SQL)
+    for target, text in COMMENTS.items():
+        _M0011._comment(target, text)
+    op.execute("SELECT rebuild_trade_days()")  # a loaded database
+
+
+def downgrade() -> None:
+    op.execute(_M0014.TRUNCATED_FUNCTION_SQL)
+    op.execute(_M0014.REBUILD_SQL)
+    op.execute(_M0014.REFRESH_SQL)
+    op.execute("DROP FUNCTION rebuild_trade_days()")
+    op.execute("DROP FUNCTION refresh_trade_days(text[])")
+    op.execute(f"DROP TABLE {TABLE}")
