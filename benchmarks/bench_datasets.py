@@ -111,7 +111,8 @@ def _copy(template: dz.DatasetFiling, n: int, filed: date) -> dz.DatasetFiling:
 
 # Every table a data-set load writes (the analyst rows included), in an order COPY can fill.
 STORED_TABLES = (*DATABASE_TABLES, "issuers", "persons", "filing_summaries", "amended_lines",
-                 "filing_trade_totals", "insider_trade_days")
+                 "filing_trade_totals", "insider_trade_days",
+                 "insider_trade_day_filings")
 
 
 def run(filings: int, rows_per_filing: float, server: str, profile: bool = False,

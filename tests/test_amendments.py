@@ -306,7 +306,7 @@ AFTER_AMENDMENT = [
 
 
 DERIVED_TABLES = ("filing_summaries", "amended_lines", "filing_trade_totals",
-                  "insider_trade_days")
+                  "insider_trade_days", "insider_trade_day_filings")
 
 
 def stored_analyst_rows(conn: psycopg.Connection) -> dict[str, list[tuple]]:

@@ -22,14 +22,15 @@ on another filed the same day), so per-filing totals (migration 0014) do not giv
   ``accessions`` (the filings the lines come from, sorted).
 
 ``refresh_analyst_rows(accessions)`` ends by recomputing every day the filings it touched add
-to, before and after the change (the stored rows listing one of them, and the days their
-lines fall on now), from all the filings that add to those days, in the loader's transaction
-and under a transaction-level advisory lock (two loaders, ``sync`` and ``watch``, may share a
-day); ``rebuild_analyst_rows()`` and the upgrade recompute all; ``TRUNCATE filings`` clears
-them. Business days play no part, so a change of ``federal_holidays`` does not touch them.
+to, before and after the change (the days ``insider_trade_day_filings`` recorded for them, and
+the days their lines fall on now), from all the filings that add to those days, in the
+loader's transaction and under a transaction-level advisory lock (two loaders, ``sync`` and
+``watch``, may share a day); ``rebuild_analyst_rows()`` and the upgrade recompute all;
+``TRUNCATE filings`` clears them. Business days play no part, so a change of
+``federal_holidays`` does not touch them.
 
 The downgrade restores migration 0014's refresh and rebuild functions and its truncation
-trigger's function, and drops the table and its functions.
+trigger's function, and drops the two tables, their functions and the ``trade_day`` type.
 
 Revision ID: 0015
 Revises: 0014
@@ -66,6 +67,11 @@ _M0011 = _M0014._M0011  # the ones 0014 loaded, not second copies
 _replace_once = _M0011._replace_once
 
 TABLE = "insider_trade_days"
+# Which days each filing adds to, so that the refresh finds a replaced or deleted filing's
+# days by its accession number (its lines, and so their dates, are gone by then). A GIN
+# index on insider_trade_days.accessions answered that too, but took 60 us a filing on the
+# 30 M database, and with the whole batch as one array it was quadratic (60,000 filings: 52 s).
+FILINGS_TABLE = "insider_trade_day_filings"
 
 TABLE_SQL = f"""
 CREATE TABLE {TABLE} (
@@ -87,6 +93,16 @@ CREATE TABLE {TABLE} (
     accessions text[] NOT NULL
 )
 """
+FILINGS_TABLE_SQL = f"""
+CREATE TABLE {FILINGS_TABLE} (
+    accession_number text PRIMARY KEY,
+    issuer_cik bigint,
+    owner_ciks bigint[],
+    transaction_dates date[] NOT NULL
+)
+"""
+# A day's key as a value, for the refresh's lists of days.
+DAY_TYPE_SQL = "CREATE TYPE trade_day AS (issuer_cik bigint, owner_ciks bigint[], transaction_date date)"
 
 # One row per day: the key with its missing parts given a value no real one has (a line may
 # lack a date, a filing its issuer CIK), so that the index both enforces and finds it.
@@ -101,8 +117,6 @@ def day_key(alias: str = "") -> str:
 
 INDEXES_SQL = [
     f"CREATE UNIQUE INDEX ix_{TABLE}_day ON {TABLE} ({day_key()})",
-    # the refresh finds the days a filing adds to by the filing
-    f"CREATE INDEX ix_{TABLE}_accessions ON {TABLE} USING gin (accessions)",
     # questions 2 and 2b read every day with a purchase, in issuer and date order, from the
     # index alone
     f"CREATE INDEX ix_{TABLE}_purchases ON {TABLE} (issuer_cik, transaction_date) "
@@ -145,57 +159,76 @@ REFRESH_LOCK_KEY = int.from_bytes(b"EDGARDAY", "big")
 
 FUNCTIONS_SQL = [
     # A day's row sums the lines of every filing that adds to it. The days to recompute are
-    # those the stored rows of these filings list (what the filings added before) and those
-    # their lines fall on now; the filings to read are these and every other filing those
-    # days listed. Everything else is left as it is: the new rows are those of the days no
-    # row holds any more.
+    # those these filings added to before (as recorded in insider_trade_day_filings) and
+    # those their lines fall on now; the filings to read are these and every other filing
+    # those days listed. Every other day stays as it is: the rows written are those of the
+    # days no row holds any more. Every statement probes by key, however long the batch:
+    # planned for the 60,000 filings of a data-set quarter, PostgreSQL hashed all of
+    # filing_summaries and insider_trade_days and read every line (15-16 s on the 30 M
+    # database against 3.7-4.2 s by key), so the plans are the generic ones, made for a
+    # batch of unknown length.
     f"""
     CREATE FUNCTION refresh_trade_days(accessions text[]) RETURNS void
-    LANGUAGE plpgsql AS $$
+    LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
     DECLARE
-        listed_before text[];
-        listed_on_days text[];
+        days trade_day[];
+        listed text[];
     BEGIN
         PERFORM pg_advisory_xact_lock({REFRESH_LOCK_KEY});
         WITH gone AS (
-            DELETE FROM {TABLE} d WHERE d.accessions && refresh_trade_days.accessions
-            RETURNING d.accessions
+            DELETE FROM {FILINGS_TABLE} f
+            WHERE f.accession_number = ANY(refresh_trade_days.accessions)
+            RETURNING f.issuer_cik, f.owner_ciks, f.transaction_dates
         )
-        SELECT coalesce(array_agg(DISTINCT a), '{{}}') INTO listed_before
-        FROM gone CROSS JOIN LATERAL unnest(gone.accessions) AS a;
-        WITH now_days AS (
-            SELECT DISTINCT t.issuer_cik, t.owner_ciks, t.transaction_date FROM insider_trades t
+        SELECT coalesce(array_agg(ROW(g.issuer_cik, g.owner_ciks, d)::trade_day), '{{}}')
+        INTO days FROM gone g CROSS JOIN LATERAL unnest(g.transaction_dates) AS d;
+        WITH added AS (
+            INSERT INTO {FILINGS_TABLE} (accession_number, issuer_cik, owner_ciks,
+                                         transaction_dates)
+            SELECT t.accession_number, t.issuer_cik, t.owner_ciks,
+                   array_agg(DISTINCT t.transaction_date)
+            FROM insider_trades t
             WHERE NOT t.is_derivative
               AND t.accession_number = ANY(refresh_trade_days.accessions)
-        ), gone AS (
-            DELETE FROM {TABLE} d USING now_days n
-            WHERE ({day_key('d.')}) = ({day_key('n.')})
+            GROUP BY t.accession_number, t.issuer_cik, t.owner_ciks
+            RETURNING issuer_cik, owner_ciks, transaction_dates
+        )
+        SELECT days || coalesce(array_agg(ROW(a.issuer_cik, a.owner_ciks, d)::trade_day), '{{}}')
+        INTO days FROM added a CROSS JOIN LATERAL unnest(a.transaction_dates) AS d;
+        WITH gone AS (
+            DELETE FROM {TABLE} d USING (SELECT DISTINCT * FROM unnest(days)) k
+            WHERE ({day_key('d.')}) = ({day_key('k.')})
             RETURNING d.accessions
         )
-        SELECT coalesce(array_agg(DISTINCT a), '{{}}') INTO listed_on_days
+        SELECT coalesce(array_agg(DISTINCT a), '{{}}') INTO listed
         FROM gone CROSS JOIN LATERAL unnest(gone.accessions) AS a;
         INSERT INTO {TABLE} ({_COLUMNS})
         SELECT * FROM ({days_select(
-            "t.accession_number = ANY(refresh_trade_days.accessions || listed_before "
-            "|| listed_on_days)")}) n
+            "t.accession_number = ANY(refresh_trade_days.accessions || listed)")}) n
         WHERE NOT EXISTS (SELECT FROM {TABLE} d WHERE ({day_key('d.')}) = ({day_key('n.')}));
     END
     $$
     """,
-    # At 30 M transactions the days (6.3 M) are hashed in memory rather than in batches on
-    # disk; the setting is this transaction's only.
+    # At 30 M transactions the days (6.3 M) and filings are grouped in memory rather than in
+    # batches on disk; the setting is this transaction's only.
     f"""
     CREATE FUNCTION rebuild_trade_days() RETURNS void
     LANGUAGE plpgsql AS $$
     DECLARE
         memory text := current_setting('work_mem');
     BEGIN
-        TRUNCATE {TABLE};
+        TRUNCATE {TABLE}, {FILINGS_TABLE};
         PERFORM set_config('work_mem', '256MB', true);
         INSERT INTO {TABLE} ({_COLUMNS})
         {days_select("true")};
+        INSERT INTO {FILINGS_TABLE} (accession_number, issuer_cik, owner_ciks, transaction_dates)
+        SELECT t.accession_number, t.issuer_cik, t.owner_ciks,
+               array_agg(DISTINCT t.transaction_date)
+        FROM insider_trades t WHERE NOT t.is_derivative
+        GROUP BY t.accession_number, t.issuer_cik, t.owner_ciks;
         PERFORM set_config('work_mem', memory, true);
         ANALYZE {TABLE};
+        ANALYZE {FILINGS_TABLE};
     END
     $$
     """,
@@ -209,7 +242,7 @@ _REBUILD_TOTALS = "PERFORM rebuild_trade_totals();"
 REBUILD_SQL = _replace_once(
     _M0014.REBUILD_SQL, _REBUILD_TOTALS, _REBUILD_TOTALS + "\n    PERFORM rebuild_trade_days();")
 TRUNCATED_FUNCTION_SQL = _replace_once(
-    _M0014.TRUNCATED_FUNCTION_SQL, f"{_M0014.TABLE};", f"{_M0014.TABLE}, {TABLE};")
+    _M0014.TRUNCATED_FUNCTION_SQL, f"{_M0014.TABLE};", f"{_M0014.TABLE}, {TABLE}, {FILINGS_TABLE};")
 
 COMMENTS = {
     f"TABLE {TABLE}": (
@@ -219,6 +252,11 @@ COMMENTS = {
         "times the exercise price as exercise_cost); the owners as the last-filed filing of "
         "the day names them; the filings the lines come from. Derived: kept by "
         "refresh_analyst_rows and rebuild_analyst_rows, never by a filing."
+    ),
+    f"TABLE {FILINGS_TABLE}": (
+        "Per filing with stock lines in insider_trades, the days of insider_trade_days it adds "
+        "to (its issuer, owners and transaction dates): what refresh_trade_days reads to find "
+        "the days of a filing replaced or deleted. Derived, like insider_trade_days."
     ),
     "FUNCTION refresh_trade_days(text[])": (
         "Recompute the insider_trade_days these filings add to, before and after their "
@@ -230,6 +268,8 @@ COMMENTS = {
 
 def upgrade() -> None:
     op.execute(TABLE_SQL)
+    op.execute(FILINGS_TABLE_SQL)
+    op.execute(DAY_TYPE_SQL)
     for statement in INDEXES_SQL:
         op.execute(statement)
     for statement in FUNCTIONS_SQL:
@@ -248,4 +288,5 @@ def downgrade() -> None:
     op.execute(_M0014.REFRESH_SQL)
     op.execute("DROP FUNCTION rebuild_trade_days()")
     op.execute("DROP FUNCTION refresh_trade_days(text[])")
-    op.execute(f"DROP TABLE {TABLE}")
+    op.execute(f"DROP TABLE {TABLE}, {FILINGS_TABLE}")
+    op.execute("DROP TYPE trade_day")
