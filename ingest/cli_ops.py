@@ -8,8 +8,8 @@ table by table by pg_restore, readable by any pg_restore of the same or a newer 
 * ``backup`` reads one consistent snapshot (pg_dump's repeatable-read transaction), so it
   runs safely while a sync or a backfill writes: the archive holds every batch committed
   before it started and nothing after. It neither migrates nor takes the sync lock.
-* ``restore`` loads an archive into an EMPTY database (no table, view, sequence or function
-  in the ``public`` schema) in one transaction: a failed restore leaves the database as
+* ``restore`` loads an archive into an EMPTY database (no table, view, sequence, function or
+  type in the ``public`` schema) in one transaction: a failed restore leaves the database as
   empty as it was. ``--clean`` first drops every such object (the restore then replaces
   the database's contents). Owners and grants are not restored: the objects belong to the
   role of DATABASE_URL (the embedded server's ``postgres``), and analysts' read-only roles
@@ -226,8 +226,9 @@ def read_archive(path: Path) -> Archive:
 
 
 def schema_objects(conn: psycopg.Connection) -> list[sql.Composable]:
-    """A DROP statement for each table, view, sequence and routine of the public schema
-    (extension members excluded: they belong to their extension)."""
+    """A DROP statement for each table, view, sequence, routine and type of the public schema
+    (extension members excluded: they belong to their extension; a table's row type and
+    every array type go with what they belong to)."""
     not_extension_member = (
         "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = {oid} AND d.deptype = 'e')"
     )
@@ -252,6 +253,18 @@ def schema_objects(conn: psycopg.Connection) -> list[sql.Composable]:
     drops += [
         sql.SQL("DROP ROUTINE IF EXISTS {} CASCADE").format(sql.SQL(signature)) for (signature,) in routines
     ]
+    # composite types made by CREATE TYPE (relkind 'c'), enums, domains and ranges
+    types = conn.execute(
+        "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "LEFT JOIN pg_class c ON c.oid = t.typrelid "
+        f"WHERE n.nspname = %s AND {not_extension_member.format(oid='t.oid')} "
+        "AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c')) ORDER BY 1",
+        (SCHEMA,),
+    ).fetchall()
+    drops += [
+        sql.SQL("DROP TYPE IF EXISTS {}.{} CASCADE").format(sql.Identifier(SCHEMA), sql.Identifier(name))
+        for (name,) in types
+    ]
     return drops
 
 
@@ -270,7 +283,7 @@ def restore_database(url: str, path: Path, *, clean: bool) -> None:
         if drops and not clean:
             raise ConfigError(
                 f"the database {db.mask_url(url)} is not empty ({len(drops)} tables, views, "
-                "sequences or functions): restore into an empty database, or add --clean to "
+                "sequences, functions or types): restore into an empty database, or add --clean to "
                 "drop its contents first"
             )
         if drops:
