@@ -357,8 +357,7 @@ WITH line AS (
                      WHEN t.transaction_code = 'S' THEN 'sale'
                      WHEN t.transaction_code IN ('M', 'X') THEN 'exercise' END AS kind,
            first_value(t.owners) OVER (PARTITION BY t.issuer_cik, t.owner_ciks, t.transaction_date
-                                       ORDER BY t.filed_date DESC, t.accession_number DESC)
-               AS last_filed_owners
+                                       ORDER BY t.accession_number DESC) AS last_owners
     FROM insider_trades t WHERE t.table_name = 'non_derivative_transactions'
 )
 SELECT issuer_cik, owner_ciks, transaction_date, count(*),
@@ -371,7 +370,7 @@ SELECT issuer_cik, owner_ciks, transaction_date, count(*),
        count(*) FILTER (WHERE kind = 'exercise'), sum(shares) FILTER (WHERE kind = 'exercise'),
        sum(shares * price) FILTER (WHERE kind = 'exercise'),
        ARRAY(SELECT DISTINCT a FROM unnest(array_agg(accession_number)) AS a ORDER BY a),
-       max(last_filed_owners)
+       max(last_owners)
 FROM line
 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 """

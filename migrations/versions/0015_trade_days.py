@@ -18,7 +18,8 @@ on another filed the same day), so per-filing totals (migration 0014) do not giv
 * exercises and conversions of derivatives into the stock (codes M and X, the stock
   received): ``exercise_lines``, ``exercised_shares``, ``exercise_cost`` (shares times the
   exercise price, which is what ``price`` holds on those lines; their ``value`` is not set);
-* ``owners`` (names and CIKs as the last-filed of the day's filings gives them) and
+* ``owners`` (names and CIKs as the day's filing of highest accession number gives them:
+  they differ between filings only when an owner was renamed) and
   ``accessions`` (the filings the lines come from, sorted).
 
 ``refresh_analyst_rows(accessions)`` ends by recomputing every day the filings it touched add
@@ -135,7 +136,7 @@ def days_select(where: str) -> str:
     matching ``where``, grouped by day."""
     return f"""
     SELECT t.issuer_cik, t.owner_ciks, t.transaction_date,
-           (array_agg(t.owners ORDER BY t.filed_date DESC, t.accession_number DESC))[1],
+           (array_agg(t.owners ORDER BY t.accession_number DESC))[1],
            count(*)::int,
            coalesce(array_agg(DISTINCT t.transaction_code)
                     FILTER (WHERE t.transaction_code IS NOT NULL), '{{}}'),
@@ -157,31 +158,54 @@ def days_select(where: str) -> str:
 # pg_advisory_xact_lock key: "EDGARDAY" as bytes (ingest/runlock.py keys its run locks alike).
 REFRESH_LOCK_KEY = int.from_bytes(b"EDGARDAY", "big")
 
+_SUMMED = ("lines", "purchase_lines", "sale_lines", "exercise_lines")
+_SUMMED_OR_NULL = ("purchased_shares", "purchase_value", "sold_shares", "sale_value",
+                   "exercised_shares", "exercise_cost")
+
+
+def _added_to_the_day(table: str) -> str:
+    """ON CONFLICT's SET list: the day as stored (``{table}``) plus the batch's new lines
+    (``excluded``), each column as its aggregate over both would be."""
+    sets = [f"{c} = {table}.{c} + excluded.{c}" for c in _SUMMED]
+    # a sum of no value is NULL: the other side's, or both added
+    sets += [f"{c} = coalesce({table}.{c} + excluded.{c}, {table}.{c}, excluded.{c})"
+             for c in _SUMMED_OR_NULL]
+    sets += [f"{c} = ARRAY(SELECT DISTINCT v FROM unnest({table}.{c} || excluded.{c}) AS v "
+             "ORDER BY v)" for c in ("transaction_codes", "accessions")]
+    sets.append(f"owners = CASE WHEN excluded.accessions[cardinality(excluded.accessions)] > "
+                f"{table}.accessions[cardinality({table}.accessions)] THEN excluded.owners "
+                f"ELSE {table}.owners END")
+    return ",\n            ".join(sets)
+
+
 FUNCTIONS_SQL = [
-    # A day's row sums the lines of every filing that adds to it. The days to recompute are
-    # those these filings added to before (as recorded in insider_trade_day_filings) and
-    # those their lines fall on now; the filings to read are these and every other filing
-    # those days listed. Every other day stays as it is: the rows written are those of the
-    # days no row holds any more. Every statement probes by key, however long the batch:
-    # planned for the 60,000 filings of a data-set quarter, PostgreSQL hashed all of
-    # filing_summaries and insider_trade_days and read every line (15-16 s on the 30 M
-    # database against 3.7-4.2 s by key), so the plans are the generic ones, made for a
-    # batch of unknown length.
+    # A new filing's lines are added to the days as stored: the cost of a batch does not grow
+    # with the filings a day already has (the loaders' benchmarks copy the corpus onto the same
+    # days over a hundred times). A filing the days counted before (replaced, deleted, its
+    # lines superseded or restored) has each of its days, those it added to before (recorded
+    # in insider_trade_day_filings) and those its lines fall on now, recounted from every
+    # filing of the day. Every statement probes by key, however long the batch: planned for
+    # the 60,000 filings of a data-set quarter, PostgreSQL hashed all of filing_summaries and
+    # insider_trade_days and read every line (15-16 s on the 30 M database against 3.7-4.2 s
+    # by key), so the plans are the generic ones, made for a batch of unknown length.
     f"""
     CREATE FUNCTION refresh_trade_days(accessions text[]) RETURNS void
     LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
     DECLARE
-        days trade_day[];
-        listed text[];
+        seen text[];           -- the batch's filings the days counted before
+        recount trade_day[];   -- their days, before and now
+        listed text[];         -- every filing of those days
     BEGIN
         PERFORM pg_advisory_xact_lock({REFRESH_LOCK_KEY});
         WITH gone AS (
             DELETE FROM {FILINGS_TABLE} f
             WHERE f.accession_number = ANY(refresh_trade_days.accessions)
-            RETURNING f.issuer_cik, f.owner_ciks, f.transaction_dates
+            RETURNING f.accession_number, f.issuer_cik, f.owner_ciks, f.transaction_dates
         )
-        SELECT coalesce(array_agg(ROW(g.issuer_cik, g.owner_ciks, d)::trade_day), '{{}}')
-        INTO days FROM gone g CROSS JOIN LATERAL unnest(g.transaction_dates) AS d;
+        SELECT coalesce(array_agg(DISTINCT g.accession_number), '{{}}'),
+               coalesce(array_agg(ROW(g.issuer_cik, g.owner_ciks, d)::trade_day), '{{}}')
+        INTO seen, recount
+        FROM gone g CROSS JOIN LATERAL unnest(g.transaction_dates) AS d;
         WITH added AS (
             INSERT INTO {FILINGS_TABLE} (accession_number, issuer_cik, owner_ciks,
                                          transaction_dates)
@@ -191,21 +215,31 @@ FUNCTIONS_SQL = [
             WHERE NOT t.is_derivative
               AND t.accession_number = ANY(refresh_trade_days.accessions)
             GROUP BY t.accession_number, t.issuer_cik, t.owner_ciks
-            RETURNING issuer_cik, owner_ciks, transaction_dates
+            RETURNING accession_number, issuer_cik, owner_ciks, transaction_dates
         )
-        SELECT days || coalesce(array_agg(ROW(a.issuer_cik, a.owner_ciks, d)::trade_day), '{{}}')
-        INTO days FROM added a CROSS JOIN LATERAL unnest(a.transaction_dates) AS d;
+        SELECT recount || coalesce(array_agg(ROW(a.issuer_cik, a.owner_ciks, d)::trade_day)
+                                   FILTER (WHERE a.accession_number = ANY(seen)), '{{}}')
+        INTO recount FROM added a CROSS JOIN LATERAL unnest(a.transaction_dates) AS d;
         WITH gone AS (
-            DELETE FROM {TABLE} d USING (SELECT DISTINCT * FROM unnest(days)) k
+            DELETE FROM {TABLE} d USING (SELECT DISTINCT * FROM unnest(recount)) k
             WHERE ({day_key('d.')}) = ({day_key('k.')})
             RETURNING d.accessions
         )
         SELECT coalesce(array_agg(DISTINCT a), '{{}}') INTO listed
         FROM gone CROSS JOIN LATERAL unnest(gone.accessions) AS a;
         INSERT INTO {TABLE} ({_COLUMNS})
-        SELECT * FROM ({days_select(
+        SELECT n.* FROM ({days_select(
             "t.accession_number = ANY(refresh_trade_days.accessions || listed)")}) n
-        WHERE NOT EXISTS (SELECT FROM {TABLE} d WHERE ({day_key('d.')}) = ({day_key('n.')}));
+        JOIN (SELECT DISTINCT * FROM unnest(recount)) k ON ({day_key('n.')}) = ({day_key('k.')});
+        INSERT INTO {TABLE} AS d ({_COLUMNS})
+        SELECT n.* FROM ({days_select(
+            "t.accession_number = ANY(refresh_trade_days.accessions) "
+            "AND NOT t.accession_number = ANY(seen)")}) n
+        LEFT JOIN (SELECT DISTINCT *, true AS recounted FROM unnest(recount)) k
+               ON ({day_key('n.')}) = ({day_key('k.')})
+        WHERE k.recounted IS NULL
+        ON CONFLICT ({day_key()}) DO UPDATE SET
+            {_added_to_the_day('d')};
     END
     $$
     """,
@@ -249,8 +283,8 @@ COMMENTS = {
         "Per issuer, set of reporting owners (owner_ciks) and transaction date, totals of the "
         "stock (non-derivative) lines insider_trades shows (not superseded), computed from "
         "that view: lines and codes; purchases (P), sales (S) and exercises (M, X: shares "
-        "times the exercise price as exercise_cost); the owners as the last-filed filing of "
-        "the day names them; the filings the lines come from. Derived: kept by "
+        "times the exercise price as exercise_cost); the owners as the day's filing of "
+        "highest accession number names them; the filings the lines come from. Derived: kept by "
         "refresh_analyst_rows and rebuild_analyst_rows, never by a filing."
     ),
     f"TABLE {FILINGS_TABLE}": (
