@@ -184,16 +184,20 @@ FUNCTIONS_SQL = [
     # days over a hundred times). A filing the days counted before (replaced, deleted, its
     # lines superseded or restored) has each of its days, those it added to before (recorded
     # in insider_trade_day_filings) and those its lines fall on now, recounted from every
-    # filing of the day. Every statement probes by key, however long the batch: planned for
-    # the 60,000 filings of a data-set quarter, PostgreSQL hashed all of filing_summaries and
-    # insider_trade_days and read every line (15-16 s on the 30 M database against 3.7-4.2 s
-    # by key), so the plans are the generic ones, made for a batch of unknown length.
+    # filing of the day; the rows written are those of the days no row holds any more. Every
+    # statement probes by key, however long the batch: planned for the 60,000 filings of a
+    # data-set quarter, PostgreSQL hashed all of filing_summaries and insider_trade_days and
+    # read every line (15-16 s on the 30 M database against 3.7-4.2 s by key), so the plans
+    # are the generic ones, made for a batch of unknown length. No filter tests membership in
+    # a list (a generic plan does that by reading the list for each row): lists are matched
+    # by index only.
     f"""
     CREATE FUNCTION refresh_trade_days(accessions text[]) RETURNS void
     LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
     DECLARE
         seen text[];           -- the batch's filings the days counted before
-        recount trade_day[];   -- their days, before and now
+        fresh text[];          -- the others
+        recount trade_day[];   -- the days of seen filings, before and now
         listed text[];         -- every filing of those days
     BEGIN
         PERFORM pg_advisory_xact_lock({REFRESH_LOCK_KEY});
@@ -206,20 +210,27 @@ FUNCTIONS_SQL = [
                coalesce(array_agg(ROW(g.issuer_cik, g.owner_ciks, d)::trade_day), '{{}}')
         INTO seen, recount
         FROM gone g CROSS JOIN LATERAL unnest(g.transaction_dates) AS d;
-        WITH added AS (
-            INSERT INTO {FILINGS_TABLE} (accession_number, issuer_cik, owner_ciks,
-                                         transaction_dates)
-            SELECT t.accession_number, t.issuer_cik, t.owner_ciks,
-                   array_agg(DISTINCT t.transaction_date)
-            FROM insider_trades t
-            WHERE NOT t.is_derivative
-              AND t.accession_number = ANY(refresh_trade_days.accessions)
-            GROUP BY t.accession_number, t.issuer_cik, t.owner_ciks
-            RETURNING accession_number, issuer_cik, owner_ciks, transaction_dates
-        )
-        SELECT recount || coalesce(array_agg(ROW(a.issuer_cik, a.owner_ciks, d)::trade_day)
-                                   FILTER (WHERE a.accession_number = ANY(seen)), '{{}}')
-        INTO recount FROM added a CROSS JOIN LATERAL unnest(a.transaction_dates) AS d;
+        fresh := ARRAY(SELECT unnest(refresh_trade_days.accessions) EXCEPT SELECT unnest(seen));
+        INSERT INTO {FILINGS_TABLE} (accession_number, issuer_cik, owner_ciks, transaction_dates)
+        SELECT t.accession_number, t.issuer_cik, t.owner_ciks,
+               array_agg(DISTINCT t.transaction_date)
+        FROM insider_trades t
+        WHERE NOT t.is_derivative AND t.accession_number = ANY(refresh_trade_days.accessions)
+        GROUP BY t.accession_number, t.issuer_cik, t.owner_ciks;
+        -- the new filings' lines, added to their days as stored
+        INSERT INTO {TABLE} AS d ({_COLUMNS})
+        {days_select("t.accession_number = ANY(fresh)")}
+        ON CONFLICT ({day_key()}) DO UPDATE SET
+            {_added_to_the_day('d')};
+        IF cardinality(seen) = 0 THEN
+            RETURN;
+        END IF;
+        -- the seen filings' days, recounted from every filing of the day (the new ones too)
+        SELECT recount || coalesce(array_agg(ROW(f.issuer_cik, f.owner_ciks, d)::trade_day),
+                                   '{{}}')
+        INTO recount
+        FROM {FILINGS_TABLE} f CROSS JOIN LATERAL unnest(f.transaction_dates) AS d
+        WHERE f.accession_number = ANY(seen);
         WITH gone AS (
             DELETE FROM {TABLE} d USING (SELECT DISTINCT * FROM unnest(recount)) k
             WHERE ({day_key('d.')}) = ({day_key('k.')})
@@ -228,18 +239,8 @@ FUNCTIONS_SQL = [
         SELECT coalesce(array_agg(DISTINCT a), '{{}}') INTO listed
         FROM gone CROSS JOIN LATERAL unnest(gone.accessions) AS a;
         INSERT INTO {TABLE} ({_COLUMNS})
-        SELECT n.* FROM ({days_select(
-            "t.accession_number = ANY(refresh_trade_days.accessions || listed)")}) n
-        JOIN (SELECT DISTINCT * FROM unnest(recount)) k ON ({day_key('n.')}) = ({day_key('k.')});
-        INSERT INTO {TABLE} AS d ({_COLUMNS})
-        SELECT n.* FROM ({days_select(
-            "t.accession_number = ANY(refresh_trade_days.accessions) "
-            "AND NOT t.accession_number = ANY(seen)")}) n
-        LEFT JOIN (SELECT DISTINCT *, true AS recounted FROM unnest(recount)) k
-               ON ({day_key('n.')}) = ({day_key('k.')})
-        WHERE k.recounted IS NULL
-        ON CONFLICT ({day_key()}) DO UPDATE SET
-            {_added_to_the_day('d')};
+        SELECT * FROM ({days_select("t.accession_number = ANY(seen || listed)")}) n
+        WHERE NOT EXISTS (SELECT FROM {TABLE} d WHERE ({day_key('d.')}) = ({day_key('n.')}));
     END
     $$
     """,
