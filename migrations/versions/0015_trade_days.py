@@ -22,11 +22,12 @@ on another filed the same day), so per-filing totals (migration 0014) do not giv
   they differ between filings only when an owner was renamed) and
   ``accessions`` (the filings the lines come from, sorted).
 
-``refresh_analyst_rows(accessions)`` ends by recomputing every day the filings it touched add
-to, before and after the change (the days ``insider_trade_day_filings`` recorded for them, and
-the days their lines fall on now), from all the filings that add to those days, in the
-loader's transaction and under a transaction-level advisory lock (two loaders, ``sync`` and
-``watch``, may share a day); ``rebuild_analyst_rows()`` and the upgrade recompute all;
+``refresh_analyst_rows(accessions)`` ends by bringing the days of the filings it touched up to
+date, in the loader's transaction and under a transaction-level advisory lock (two loaders,
+``sync`` and ``watch``, may share a day): a new filing's lines are added to its days as
+stored; every day a filing counted before added to (recorded in ``insider_trade_day_filings``)
+or adds to now is recounted from all the filings of the day. ``rebuild_analyst_rows()`` and
+the upgrade recompute all;
 ``TRUNCATE filings`` clears them. Business days play no part, so a change of
 ``federal_holidays`` does not touch them.
 
