@@ -712,6 +712,20 @@ def test_q8_pairs_an_exercise_and_a_sale_reported_on_two_filings(
     assert_same_as_a_full_rebuild(conn)
 
 
+def test_days_of_a_replaced_and_a_new_filing_in_one_batch(conn: psycopg.Connection) -> None:
+    """One batch corrects a sale already counted (its day recounted) and brings a new sale of
+    the same day (added to it): the day holds both, once."""
+    load(conn, filing("0000000001-24-000001", Line("S", MAY3, "100", "10"), filed=MAY6))
+    load(conn, filing("0000000001-24-000001", Line("S", MAY3, "150", "10"), filed=MAY6),
+         filing("0000000001-24-000002", Line("S", MAY3, "7", "10"), Line("P", MAY6, "5", "9"),
+                filed=MAY7))
+    days = conn.execute("SELECT transaction_date, sold_shares, purchased_shares, accessions "
+                        "FROM insider_trade_days ORDER BY 1").fetchall()
+    assert days == [(MAY3, Decimal("157"), None, ["0000000001-24-000001", "0000000001-24-000002"]),
+                    (MAY6, None, Decimal("5"), ["0000000001-24-000002"])]
+    assert_same_as_a_full_rebuild(conn)
+
+
 def test_q8_counts_a_restated_sale_once(conn: psycopg.Connection) -> None:
     """A 4/A restating the day's sale: the day sums the amendment's line, not both."""
     load(conn, filing("0000000001-24-000001", Line("M", MAY3, "100", "10"),
