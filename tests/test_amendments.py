@@ -38,8 +38,7 @@ def conn(database_url: str) -> Iterator[psycopg.Connection]:
 def load(conn: psycopg.Connection, *filings: ParsedFiling) -> None:
     results = Loader(conn).load(list(filings))
     assert {r.status for r in results} <= {"loaded", "replaced"}, results
-    assert_totals_add_up(conn)  # after every load of every test of this file
-    assert_days_add_up(conn)
+    assert_derived_rows_add_up(conn)  # after every load of every test of this file
 
 
 def documented(number: str) -> str:
@@ -387,6 +386,12 @@ def assert_days_add_up(conn: psycopg.Connection) -> None:
     assert conn.execute(STORED_DAYS).fetchall() == conn.execute(VIEW_DAYS).fetchall()
 
 
+def assert_derived_rows_add_up(conn: psycopg.Connection) -> None:
+    """The stored totals and days hold what the current lines of insider_trades add up to."""
+    assert_totals_add_up(conn)
+    assert_days_add_up(conn)
+
+
 def flagged_lines(conn: psycopg.Connection) -> list[tuple]:
     """(accession, table, sequence) of the transaction lines whose superseded flag is set."""
     return conn.execute(
@@ -408,8 +413,7 @@ def assert_same_as_a_full_rebuild(conn: psycopg.Connection) -> None:
     """What the loads left stored equals what ``rebuild_analyst_rows()`` computes."""
     incremental = stored_analyst_rows(conn)
     assert incremental["superseded"] == superseded_lines(conn)  # the flag says what the lines say
-    assert_totals_add_up(conn)
-    assert_days_add_up(conn)
+    assert_derived_rows_add_up(conn)
     with conn.transaction(force_rollback=True):
         conn.execute("SELECT rebuild_analyst_rows()")
         rebuilt = stored_analyst_rows(conn)

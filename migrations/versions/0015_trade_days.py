@@ -156,6 +156,19 @@ def days_select(where: str) -> str:
     GROUP BY t.issuer_cik, t.owner_ciks, t.transaction_date"""
 
 
+_FILING_COLUMNS = "accession_number, issuer_cik, owner_ciks, transaction_dates"
+
+
+def filing_days_select(where: str) -> str:
+    """The rows of ``insider_trade_day_filings`` for the filings whose stock lines of
+    insider_trades ``t`` match ``where``."""
+    return f"""
+    SELECT t.accession_number, t.issuer_cik, t.owner_ciks, array_agg(DISTINCT t.transaction_date)
+    FROM insider_trades t
+    WHERE NOT t.is_derivative AND {where}
+    GROUP BY t.accession_number, t.issuer_cik, t.owner_ciks"""
+
+
 # pg_advisory_xact_lock key: "EDGARDAY" as bytes (ingest/runlock.py keys its run locks alike).
 REFRESH_LOCK_KEY = int.from_bytes(b"EDGARDAY", "big")
 
@@ -212,12 +225,8 @@ FUNCTIONS_SQL = [
         INTO seen, recount
         FROM gone g CROSS JOIN LATERAL unnest(g.transaction_dates) AS d;
         fresh := ARRAY(SELECT unnest(refresh_trade_days.accessions) EXCEPT SELECT unnest(seen));
-        INSERT INTO {FILINGS_TABLE} (accession_number, issuer_cik, owner_ciks, transaction_dates)
-        SELECT t.accession_number, t.issuer_cik, t.owner_ciks,
-               array_agg(DISTINCT t.transaction_date)
-        FROM insider_trades t
-        WHERE NOT t.is_derivative AND t.accession_number = ANY(refresh_trade_days.accessions)
-        GROUP BY t.accession_number, t.issuer_cik, t.owner_ciks;
+        INSERT INTO {FILINGS_TABLE} ({_FILING_COLUMNS})
+        {filing_days_select("t.accession_number = ANY(refresh_trade_days.accessions)")};
         -- the new filings' lines, added to their days as stored
         INSERT INTO {TABLE} AS d ({_COLUMNS})
         {days_select("t.accession_number = ANY(fresh)")}
@@ -257,11 +266,8 @@ FUNCTIONS_SQL = [
         PERFORM set_config('work_mem', '256MB', true);
         INSERT INTO {TABLE} ({_COLUMNS})
         {days_select("true")};
-        INSERT INTO {FILINGS_TABLE} (accession_number, issuer_cik, owner_ciks, transaction_dates)
-        SELECT t.accession_number, t.issuer_cik, t.owner_ciks,
-               array_agg(DISTINCT t.transaction_date)
-        FROM insider_trades t WHERE NOT t.is_derivative
-        GROUP BY t.accession_number, t.issuer_cik, t.owner_ciks;
+        INSERT INTO {FILINGS_TABLE} ({_FILING_COLUMNS})
+        {filing_days_select("true")};
         PERFORM set_config('work_mem', memory, true);
         ANALYZE {TABLE};
         ANALYZE {FILINGS_TABLE};
