@@ -74,6 +74,12 @@ DAY_ONE = (
         selective="one owner",
     ),
     Question(
+        "one owner's trades (cik::bigint = ANY(owner_ciks))",
+        "SELECT * FROM insider_trades WHERE {owner_cik}::bigint = ANY(owner_ciks) "
+        "ORDER BY transaction_date, accession_number, table_name, sequence",
+        selective="one owner",
+    ),
+    Question(
         "one owner's trades (owner_ciks @> ARRAY[cik], the indexed way in)",
         "SELECT * FROM insider_trades WHERE owner_ciks @> ARRAY[{owner_cik}::bigint] "
         "ORDER BY transaction_date, accession_number, table_name, sequence",

@@ -679,6 +679,49 @@ def test_q2b_an_owner_without_a_cik_is_no_buyer_and_buys_on_no_day(
     assert [(r["buyers"], r["insiders"], r["buying_days"]) for r in busiest] == [(1, 1, 2)]
 
 
+def test_q2b_counts_the_buyers_and_insiders_of_the_window_only(
+    conn: psycopg.Connection,
+) -> None:
+    """A window of several owners counts its buyers and insiders between its first and last
+    buy: X with Y (one buyer, two insiders) on 3 May and Z on 6 May make 2 buyers and 3
+    insiders; W's buy on 3 June is in the next window, and Z's repeated buy of 3 June adds a
+    buying day to that window, not a buyer to the first."""
+    w = 1400001
+    load(
+        conn,
+        filing("0000000001-24-000001", Line("P", MAY3), filed=MAY6, owners=(X, Y)),
+        filing("0000000001-24-000002", Line("P", MAY6), filed=MAY8, owners=(Z,)),
+        filing("0000000001-24-000003", Line("P", JUNE3), filed=JUNE3, owners=(w,)),
+        filing("0000000001-24-000004", Line("P", JUNE3), filed=JUNE3, owners=(Z,)),
+    )
+    busiest = rows(conn, documented("2b"))
+    assert [(r["window_start"], r["last_buy"], r["buyers"], r["insiders"], r["buying_days"])
+            for r in busiest] == [(MAY3, MAY6, 2, 3, 2)]
+
+
+def test_q13_counts_the_lines_a_joint_filing_shows(conn: psycopg.Connection) -> None:
+    """Question 13 adds up the stored totals: a joint filing whose 4/A corrects one of its
+    three sales shows two lines, the 4/A one; a joint filing of options only has no value;
+    a filing of one owner is not joint."""
+    load(
+        conn,
+        filing("0000000001-24-000001", Line("S", MAY3, "100", "10"), Line("S", MAY6, "200", "11"),
+               Line("S", MAY7, "300", "12"), filed=MAY8, owners=(X, Y)),
+        filing("0000000001-24-000002", Line("S", MAY6, "250", "11"), filed=MAY10, form="4/A",
+               original_submission=MAY8, owners=(X, Y)),
+        filing("0000000001-24-000003", Line("M", MAY3, "50", "5", derivative=True), filed=MAY6,
+               owners=(Y, Z)),
+        filing("0000000001-24-000004", Line("P", MAY3), filed=MAY6, owners=(Z,)),
+    )
+    joint = [(r["accession_number"], r["owner_count"], r["transactions"], r["value"],
+              r["value_if_joined_per_owner"]) for r in rows(conn, documented("13"))]
+    assert joint == [
+        ("0000000001-24-000001", 2, 2, Decimal("4600.00"), Decimal("9200.00")),
+        ("0000000001-24-000002", 2, 1, Decimal("2750.00"), Decimal("5500.00")),
+        ("0000000001-24-000003", 2, 1, None, None),
+    ]
+
+
 def exercises_and_sales(conn: psycopg.Connection) -> list[tuple]:
     """(day, owners, exercised, cost, sold, proceeds) by docs/queries.md question 8."""
     return [(r["transaction_date"], r["owners"], r["exercised_shares"], r["exercise_cost"],
