@@ -8,7 +8,9 @@ docs/queries.md exactly as documented (``ingest.analyst.documented_queries``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 
@@ -770,6 +772,48 @@ def test_days_of_a_replaced_and_a_new_filing_in_one_batch(conn: psycopg.Connecti
                         "FROM insider_trade_days ORDER BY 1").fetchall()
     assert days == [(MAY3, Decimal("157"), None, ["0000000001-24-000001", "0000000001-24-000002"]),
                     (MAY6, None, Decimal("5"), ["0000000001-24-000002"])]
+    assert_same_as_a_full_rebuild(conn)
+
+
+def wait_until_waiting_for_a_lock(watcher: psycopg.Connection, pid: int) -> None:
+    """Return once backend ``pid`` waits for a lock. A condition polled, not a margin: the
+    deadline only ends a test whose other loader never got that far."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        row = watcher.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                              (pid,)).fetchone()
+        if row and row[0] == "Lock":
+            return
+        time.sleep(0.01)  # poll interval only
+    raise AssertionError(f"backend {pid} never waited for a lock")
+
+
+def test_two_loaders_at_once_end_as_if_one_ran_after_the_other(
+    conn: psycopg.Connection, database_url: str,
+) -> None:
+    """`watch` and `sync` may load at the same time. One loader's batch (a 4/A that restates
+    a counted sale: its day recounted) is held uncommitted while another loads a new sale of
+    the same owners' day; the second waits for the first's locks (here the issuer's row, which
+    both upsert; the days' refresh takes a transaction-level advisory lock besides), then adds
+    to the day the first committed. The stored totals and days end as a full rebuild computes
+    them."""
+    load(conn, filing("0000000001-24-000001", Line("S", MAY3, "100", "10"), Line("P", MAY3),
+                      filed=MAY6))
+    restated = filing("0000000001-24-000002", Line("S", MAY3, "150", "10"), filed=MAY9,
+                      form="4/A", original_submission=MAY6)
+    new_sale = filing("0000000001-24-000003", Line("S", MAY3, "7", "10"), filed=MAY7)
+    with db.connect(database_url, autocommit=True) as other, \
+            db.connect(database_url, autocommit=True) as watcher, \
+            ThreadPoolExecutor(max_workers=1) as pool:
+        with conn.transaction():
+            Loader(conn).load([restated])
+            second = pool.submit(Loader(other).load, [new_sale])
+            wait_until_waiting_for_a_lock(watcher, other.info.backend_pid)
+        assert [r.status for r in second.result()] == ["loaded"]
+    day = conn.execute("SELECT sale_lines, sold_shares, purchase_lines, accessions "
+                       "FROM insider_trade_days").fetchall()
+    assert day == [(2, Decimal("157"), 1, ["0000000001-24-000001", "0000000001-24-000002",
+                                           "0000000001-24-000003"])]
     assert_same_as_a_full_rebuild(conn)
 
 
