@@ -900,6 +900,25 @@ def test_q11_shows_the_original_lines_the_amendment_did_not_repeat(
     assert by_original_line[2]["amended_sequence"] == 1
 
 
+def test_q11_shows_the_prices_of_a_corrected_derivative_line(conn: psycopg.Connection) -> None:
+    """A 4/A correcting an option exercise's price: question 11 shows the derivative's price
+    before and after (the stock price column is empty on derivative lines)."""
+    load(
+        conn,
+        filing("0000000001-24-000001", Line("M", MAY3, "100", "10", derivative=True),
+               Line("S", MAY3, "100", "50"), filed=MAY6),
+        filing("0000000001-24-000002", Line("M", MAY3, "100", "12", derivative=True),
+               filed=MAY9, form="4/A", original_submission=MAY6),
+    )
+    changes = {(r["table_name"], r["original_sequence"]): r for r in rows(conn, documented("11"))}
+    exercise = changes[("derivative_transactions", 1)]
+    assert (exercise["status"], exercise["original_price"], exercise["amended_price"]) == (
+        "superseded", Decimal("10"), Decimal("12"))
+    sale = changes[("non_derivative_transactions", 1)]
+    assert (sale["status"], sale["original_price"], sale["amended_price"]) == (
+        "unchanged", Decimal("50"), None)
+
+
 CONSTRUCTED_CASES = [
     ORIGINAL,
     AMENDMENT,
