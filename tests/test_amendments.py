@@ -919,6 +919,67 @@ def test_q11_shows_the_prices_of_a_corrected_derivative_line(conn: psycopg.Conne
         "unchanged", Decimal("50"), None)
 
 
+def test_whole_history_questions_count_an_amended_joint_filing_once(
+    conn: psycopg.Connection,
+) -> None:
+    """Directors X and Y report jointly a purchase and a sale; their 4/A corrects the purchase
+    (100 -> 150 shares); Z alone sells too. Questions 1, 4, 9 and 15 see each line once (not
+    once per joint owner), the purchase as amended (never both versions); question 10 shows the
+    link and the one line replaced, 16 nothing to check by hand."""
+    load(
+        conn,
+        filing("0000000001-24-000001", Line("P", MAY3, "100", "10"), Line("S", MAY6, "200", "11"),
+               filed=MAY8, owners=(X, Y)),
+        filing("0000000001-24-000002", Line("P", MAY3, "150", "10"), filed=MAY10, form="4/A",
+               original_submission=MAY8, owners=(X, Y)),
+        filing("0000000001-24-000003", Line("S", MAY7, "50", "12"), filed=MAY8, owners=(Z,)),
+    )
+
+    def with_params(number: str, *replacements: tuple[str, str]) -> list[dict]:
+        text = documented(number)
+        for old, new in replacements:
+            assert old in text, (number, old)
+            text = text.replace(old, new)
+        return rows(conn, text)
+
+    purchases = with_params("1", ("date '2023-04-10'", "date '2024-05-31'"))
+    assert [(r["shares"], r["value"]) for r in purchases] == [(Decimal("150"), Decimal("1500.00"))]
+    months = with_params("4", ("date '2023-01-01'", "date '2024-01-01'"),
+                         ("date '2023-12-31'", "date '2024-12-31'"))
+    assert [(r["month"], r["trades"], r["net_shares"], r["net_value"]) for r in months] == [
+        ("2024-05", 3, Decimal("-100"), Decimal("-1300.00"))]
+    sales = rows(conn, documented("9"))
+    assert [(r["shares"], r["value"]) for r in sales] == [
+        (Decimal("200"), Decimal("2200.00")), (Decimal("50"), Decimal("600.00"))]
+    ys_trades = with_params("15", ("1494730::bigint", f"{Y}::bigint"))
+    assert [(r["transaction_code"], r["shares"], r["owner_count"]) for r in ys_trades] == [
+        ("P", Decimal("150"), 2), ("S", Decimal("200"), 2)]
+    (amendment,) = rows(conn, documented("10"))
+    assert (amendment["original_accession"], amendment["match_rule"], amendment["transactions"],
+            amendment["its_lines"], amendment["original_lines_replaced"]) == (
+        "0000000001-24-000001", "date_of_original_submission", 1, "restates 1", 1)
+    assert rows(conn, documented("16")) == []  # nothing ambiguous to check by hand
+
+
+def test_q5_holdings_after_an_amended_line_are_the_amendment_s(conn: psycopg.Connection) -> None:
+    """X's sale leaves 1,000 shares; the 4/A corrects that to 900, and a later joint filing
+    of X and Y leaves 800: question 5 shows X's holdings per filing as amended (900, not
+    1,000), the joint filing's once."""
+    load(
+        conn,
+        filing("0000000001-24-000001", Line("S", MAY3, "100", "10", owned_after="1000"),
+               filed=MAY6),
+        filing("0000000001-24-000002", Line("S", MAY3, "100", "10", owned_after="900"),
+               filed=MAY9, form="4/A", original_submission=MAY6),
+        filing("0000000001-24-000003", Line("S", JUNE3, "100", "10", owned_after="800"),
+               filed=JUNE3, owners=(X, Y)),
+    )
+    text = documented("5").replace("1494730::bigint", f"{X}::bigint").replace(
+        "1318605::bigint", f"{ISSUER}::bigint")
+    assert [(r["accession_number"], r["shares_after"]) for r in rows(conn, text)] == [
+        ("0000000001-24-000002", Decimal("900")), ("0000000001-24-000003", Decimal("800"))]
+
+
 CONSTRUCTED_CASES = [
     ORIGINAL,
     AMENDMENT,
