@@ -980,6 +980,26 @@ def test_q5_holdings_after_an_amended_line_are_the_amendment_s(conn: psycopg.Con
         ("0000000001-24-000002", Decimal("900")), ("0000000001-24-000003", Decimal("800"))]
 
 
+def test_q14_shows_an_amended_joint_derivative_line_once(conn: psycopg.Connection) -> None:
+    """X and Y report an option exercise jointly; their 4/A corrects its price: question 14
+    (the two accessions named) shows the amended line once, its own price and value apart
+    from the stock's `value` (empty on derivative lines)."""
+    load(
+        conn,
+        filing("0000000001-24-000001", Line("M", MAY3, "100", "10", derivative=True),
+               filed=MAY6, owners=(X, Y)),
+        filing("0000000001-24-000002", Line("M", MAY3, "100", "12", derivative=True),
+               filed=MAY9, form="4/A", original_submission=MAY6, owners=(X, Y)),
+    )
+    text = documented("14").replace("'0001104659-23-005474'", "'0000000001-24-000001'").replace(
+        "'0001105472-03-000001'", "'0000000001-24-000002'")
+    assert [(r["accession_number"], r["derivative_price"], r["derivative_value"],
+             r["conversion_or_exercise_price"], r["underlying_security_shares"], r["value"])
+            for r in rows(conn, text)] == [
+        ("0000000001-24-000002", Decimal("12"), Decimal("1200"), Decimal("5"), Decimal("100"),
+         None)]
+
+
 CONSTRUCTED_CASES = [
     ORIGINAL,
     AMENDMENT,
