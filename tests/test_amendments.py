@@ -48,6 +48,17 @@ def documented(number: str) -> str:
     return next(q.sql for q in documented_queries() if q.title.split(".")[0] == number)
 
 
+def documented_with(number: str, *replacements: tuple[str, str]) -> str:
+    """Question ``number`` with its example values (dates, CIKs, accessions) replaced by the
+    constructed cases' own; each value must be in the text, so a changed example fails here
+    rather than quietly asking about the documented one."""
+    text = documented(number)
+    for old, new in replacements:
+        assert old in text, (number, old)
+        text = text.replace(old, new)
+    return text
+
+
 def rows(conn: psycopg.Connection, query: str, *params: object) -> list[dict]:
     cur = conn.execute(query, params or None)
     names = [d.name for d in cur.description]
@@ -934,24 +945,16 @@ def test_whole_history_questions_count_an_amended_joint_filing_once(
                original_submission=MAY8, owners=(X, Y)),
         filing("0000000001-24-000003", Line("S", MAY7, "50", "12"), filed=MAY8, owners=(Z,)),
     )
-
-    def with_params(number: str, *replacements: tuple[str, str]) -> list[dict]:
-        text = documented(number)
-        for old, new in replacements:
-            assert old in text, (number, old)
-            text = text.replace(old, new)
-        return rows(conn, text)
-
-    purchases = with_params("1", ("date '2023-04-10'", "date '2024-05-31'"))
+    purchases = rows(conn, documented_with("1", ("date '2023-04-10'", "date '2024-05-31'")))
     assert [(r["shares"], r["value"]) for r in purchases] == [(Decimal("150"), Decimal("1500.00"))]
-    months = with_params("4", ("date '2023-01-01'", "date '2024-01-01'"),
-                         ("date '2023-12-31'", "date '2024-12-31'"))
+    months = rows(conn, documented_with("4", ("date '2023-01-01'", "date '2024-01-01'"),
+                                        ("date '2023-12-31'", "date '2024-12-31'")))
     assert [(r["month"], r["trades"], r["net_shares"], r["net_value"]) for r in months] == [
         ("2024-05", 3, Decimal("-100"), Decimal("-1300.00"))]
     sales = rows(conn, documented("9"))
     assert [(r["shares"], r["value"]) for r in sales] == [
         (Decimal("200"), Decimal("2200.00")), (Decimal("50"), Decimal("600.00"))]
-    ys_trades = with_params("15", ("1494730::bigint", f"{Y}::bigint"))
+    ys_trades = rows(conn, documented_with("15", ("1494730::bigint", f"{Y}::bigint")))
     assert [(r["transaction_code"], r["shares"], r["owner_count"]) for r in ys_trades] == [
         ("P", Decimal("150"), 2), ("S", Decimal("200"), 2)]
     (amendment,) = rows(conn, documented("10"))
@@ -974,8 +977,8 @@ def test_q5_holdings_after_an_amended_line_are_the_amendment_s(conn: psycopg.Con
         filing("0000000001-24-000003", Line("S", JUNE3, "100", "10", owned_after="800"),
                filed=JUNE3, owners=(X, Y)),
     )
-    text = documented("5").replace("1494730::bigint", f"{X}::bigint").replace(
-        "1318605::bigint", f"{ISSUER}::bigint")
+    text = documented_with("5", ("1494730::bigint", f"{X}::bigint"),
+                           ("1318605::bigint", f"{ISSUER}::bigint"))
     assert [(r["accession_number"], r["shares_after"]) for r in rows(conn, text)] == [
         ("0000000001-24-000002", Decimal("900")), ("0000000001-24-000003", Decimal("800"))]
 
@@ -991,8 +994,8 @@ def test_q14_shows_an_amended_joint_derivative_line_once(conn: psycopg.Connectio
         filing("0000000001-24-000002", Line("M", MAY3, "100", "12", derivative=True),
                filed=MAY9, form="4/A", original_submission=MAY6, owners=(X, Y)),
     )
-    text = documented("14").replace("'0001104659-23-005474'", "'0000000001-24-000001'").replace(
-        "'0001105472-03-000001'", "'0000000001-24-000002'")
+    text = documented_with("14", ("'0001104659-23-005474'", "'0000000001-24-000001'"),
+                           ("'0001105472-03-000001'", "'0000000001-24-000002'"))
     assert [(r["accession_number"], r["derivative_price"], r["derivative_value"],
              r["conversion_or_exercise_price"], r["underlying_security_shares"], r["value"])
             for r in rows(conn, text)] == [
