@@ -39,8 +39,10 @@ from multiprocessing.connection import Connection
 from typing import BinaryIO
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from .dataset_catalog import DATASET_TABLES
+from .dataset_server import NotForServer, store_on_server
 from .datasets import (
     DEFAULT_BATCH_FILINGS,
     DEFAULT_FILINGS_PER_PASS,
@@ -50,6 +52,7 @@ from .datasets import (
     dataset_file_name,
     normalize_quarter,
 )
+from .errors import connection_lost, first_line
 from .load import DATASET_NEVER_REPLACES, Loader, encode_children
 from .rows import EncodedRows, FilingRows, IssuerRow, PersonRow
 from .worker import LoadItem, Outcome, Stage
@@ -77,6 +80,8 @@ class QuarterReport:
     orphan_rows: dict[str, int] = field(default_factory=dict)  # rows without a SUBMISSION row
     seconds: float = 0.0
     reader_cpu_seconds: float = 0.0  # of the reader process (_QuarterReader), not this one
+    read_by: str = ""  # 'server' (ingest.dataset_server) or 'python' (ingest.datasets)
+    not_on_server: str = ""  # why the server did not map it (read in Python instead)
 
 
 def load_quarter(
@@ -86,8 +91,12 @@ def load_quarter(
     quarter: str,
     batch_filings: int = DEFAULT_BATCH_FILINGS,
     filings_per_pass: int = DEFAULT_FILINGS_PER_PASS,
+    on_server: bool = True,
 ) -> QuarterReport:
     """Load one quarter's zip (bytes, or a binary file: read whole) on an autocommit connection.
+
+    ``on_server``: mapped by PostgreSQL (``ingest.dataset_server``) when the quarter allows
+    it, else (or when False) read in Python; the stored rows are the same.
 
     Raises ``DatasetError`` (already recorded in ``ingest_errors``) when the quarter cannot
     be read; database failures other than a single refused filing propagate as they do from
@@ -104,11 +113,15 @@ def load_quarter(
         return report
     try:
         # Opened here too: a zip, table or header the mapping cannot read is refused at once.
-        with QuarterFile(data, quarter) as dataset, \
-                conn.transaction(), fewer_collections(), \
-                _QuarterReader(data, quarter, filings_per_pass, batch_filings) as reader:
-            _load(conn, reader, dataset.source_name, report)
-            _record_quarter(conn, report, dataset.source_name, dataset.columns)
+        with QuarterFile(data, quarter) as dataset:
+            if on_server and _loaded_on_server(conn, dataset, report):
+                report.seconds = time.monotonic() - started
+                return report
+            report.read_by = "python"
+            with conn.transaction(), fewer_collections(), \
+                    _QuarterReader(data, quarter, filings_per_pass, batch_filings) as reader:
+                _load(conn, reader, dataset.source_name, report)
+                _record_quarter(conn, report, dataset.source_name, dataset.columns)
     except DatasetError as exc:
         log.error("%s", exc)
         Loader(conn).write([Outcome.failure(STAGE, str(exc), dataset_file_name(quarter))])
@@ -216,6 +229,34 @@ def _load(conn: psycopg.Connection, reader: _QuarterReader, source_name: str,
             f"loaded (no filing to attach them to): {counts}",
             source_name,
         )])
+
+
+def _loaded_on_server(conn: psycopg.Connection, dataset: QuarterFile,
+                      report: QuarterReport) -> bool:
+    """The quarter stored by ``ingest.dataset_server`` and recorded; False (nothing
+    written) when it is one for the Python reader."""
+    if conn.info.transaction_status is not TransactionStatus.IDLE or not conn.autocommit:
+        report.not_on_server = "the connection is inside a transaction"
+        return False
+    try:
+        stored = store_on_server(conn, dataset)
+    except NotForServer as why:
+        report.not_on_server = str(why)
+        log.info("%s: read in Python: %s", report.quarter, why)
+        return False
+    except psycopg.Error as exc:
+        if connection_lost(exc, conn):
+            raise
+        # Half of it may be stored: the Python reader finds those filings unchanged.
+        report.not_on_server = f"the server's writers failed: {first_line(exc)}"
+        log.warning("%s: %s; reading it in Python", report.quarter, report.not_on_server)
+        return False
+    report.read_by = "server"
+    report.filings = report.loaded = stored.filings
+    report.rows_per_table = {t.name: stored.rows_per_table[t.name] for t in DATASET_TABLES}
+    report.rows = sum(report.rows_per_table.values())
+    _record_quarter(conn, report, dataset.source_name, dataset.columns)
+    return True
 
 
 READ_AHEAD = 6  # batches the reader process may run ahead of the loader (~4 MB each)

@@ -500,6 +500,15 @@ class QuarterFile:
     def rows(self) -> int:
         return sum(self.rows_read.values())
 
+    def header(self, table: DatasetTable) -> list[str]:
+        """The column names of the table's file, in file order."""
+        return list(self._headers[table.name])
+
+    def member_bytes(self, table: DatasetTable) -> bytes:
+        """The table's file as it is in the zip, decompressed (header row included)."""
+        with self._reading(table.file_name):
+            return self._zip.read(self._members[table.name])
+
     @property
     def columns(self) -> list[str]:
         """``TABLE.COLUMN`` of every column this quarter's files have, in file order."""

@@ -29,7 +29,8 @@ and it commits each batch itself, or call it inside your own ``conn.transaction(
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -174,6 +175,24 @@ _SKIP_REFERENCE_CHECKS = (
 )
 _RESTORE_REFERENCE_CHECKS = "SELECT set_config('session_replication_role', %s, true)"
 
+
+def reference_checks_skippable(cur: psycopg.Cursor) -> bool:
+    """Whether this session may write child rows without the server's per-row foreign-key
+    check (see above); a writer of child rows decides it once per connection."""
+    return bool(cur.execute(_CAN_SKIP_REFERENCE_CHECKS).fetchone()[0])
+
+
+@contextmanager
+def reference_checks_skipped(cur: psycopg.Cursor) -> Iterator[bool]:
+    """Child rows of filings written in this transaction without the foreign-key check,
+    where ``reference_checks_skippable`` (whether it is: the value; restored on leaving)."""
+    if not reference_checks_skippable(cur):
+        yield False
+        return
+    before = cur.execute(_SKIP_REFERENCE_CHECKS).fetchone()[0]
+    yield True
+    cur.execute(_RESTORE_REFERENCE_CHECKS, (before,))
+
 _UPSERT_FILINGS = sql.SQL(
     "INSERT INTO filings ({cols}) SELECT {cols} FROM {stg} "
     "ON CONFLICT (accession_number) DO UPDATE SET {sets}, updated_at = now()"
@@ -257,6 +276,14 @@ class _Candidates:
 _ISSUER_CANDIDATES = _Candidates("issuers", IssuerRow._fields)
 _PERSON_CANDIDATES = _Candidates("persons", PersonRow._fields)
 _UPSERT_LATEST = tuple((c, c.upsert()) for c in (_ISSUER_CANDIDATES, _PERSON_CANDIDATES))
+
+
+def latest_names_statements() -> tuple[str, tuple[str, ...]]:
+    """For a writer that fills the candidates itself (``ingest.dataset_server``): the
+    statement creating the temp tables ``_stg_issuers``/``_stg_persons`` (fields of
+    ``IssuerRow``/``PersonRow``; emptied at commit) and the upserts that read them."""
+    create = "; ".join(c.create_staging() for c in (_ISSUER_CANDIDATES, _PERSON_CANDIDATES))
+    return create, tuple(upsert for _, upsert in _UPSERT_LATEST)
 
 # A replaced filing may no longer name an issuer or person whose latest values it supplied
 # (a corrected filing under another CIK): that row is pointed at its newest remaining
@@ -620,7 +647,7 @@ class Loader:
 
     def _can_skip_reference_checks(self, cur: psycopg.Cursor) -> bool:
         if self._skip_reference_checks is None:
-            self._skip_reference_checks = bool(cur.execute(_CAN_SKIP_REFERENCE_CHECKS).fetchone()[0])
+            self._skip_reference_checks = reference_checks_skippable(cur)
         return self._skip_reference_checks
 
     def _stage_latest(self, cur: psycopg.Cursor, writes: list[_Plan]) -> None:
