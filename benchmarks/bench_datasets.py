@@ -14,9 +14,13 @@ scratch database (``--server``, default ``$BENCH_DATABASE_URL`` or
 ``postgresql://postgres@127.0.0.1:5432/postgres``, migrated to head, dropped afterwards):
 
 * read: ``QuarterFile.batches`` alone (unzip, split, convert, build rows; no database);
-* load: ``load_quarter`` on the empty database (COPY in batches, one transaction; the zip read
-  in a process of its own, whose CPU is reported apart: ``load_reader_cpu_s``);
-* reload: the same quarter republished (another zip, same rows): every filing unchanged.
+* load: ``load_quarter`` on the empty database: mapped by PostgreSQL over two connections
+  (``ingest.dataset_server``; ``load_server_cpu_s`` counts all three server processes);
+* python_load: the same, read in Python (``on_server=False``: COPY in batches, one
+  transaction; the zip read in a process of its own, whose CPU is reported apart:
+  ``python_load_reader_cpu_s``), on another empty database;
+* reload: the same quarter republished (another zip, same rows): every filing unchanged
+  (read in Python: the filings are stored);
 * floor (``--floor``): the rows the load stored, every table it wrote, copied out and COPYed
   back (binary, in one transaction, rolled back), with the tables' indexes and without their
   secondary ones: what PostgreSQL spends storing them, with no reading or mapping at all.
@@ -48,7 +52,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.generate_million import create_database, drop_database  # noqa: E402
-from ingest import db  # noqa: E402
+from ingest import dataset_server, db  # noqa: E402
 from ingest.dataset_load import fewer_collections, load_quarter  # noqa: E402
 from ingest.datasets import QuarterFile  # noqa: E402
 from tests import dataset_zip as dz  # noqa: E402
@@ -135,13 +139,15 @@ def run(filings: int, rows_per_filing: float, server: str, profile: bool = False
 
 
 def load_zip(path: Path, server: str, profile: bool = False, floor: bool = False) -> dict:
-    """Load one quarter zip on a scratch database (peak memory measured right after), then
-    reload it republished, then read it alone (no database)."""
+    """Load one quarter zip on a scratch database (peak memory measured right after) as
+    ``load_quarter`` does (on the server), then reload it republished, then load it again on
+    another scratch database read in Python (``on_server=False``, ``python_load_*``), then
+    read it alone (no database)."""
     data = path.read_bytes()
     result: dict = {}
     name, url = create_database(server)
     try:
-        with db.connect(url, autocommit=True) as conn:
+        with db.connect(url, autocommit=True) as conn, _WritersCpu() as writers_cpu:
             profiler = cProfile.Profile() if profile else None
             server_cpu = _ServerCpu(conn)
             started, cpu = time.monotonic(), time.process_time()
@@ -155,11 +161,12 @@ def load_zip(path: Path, server: str, profile: bool = False, floor: bool = False
             rows, filings = report.rows, report.filings
             assert report.loaded == filings and report.failed == 0, report
             result.update(rows=rows, rows_per_table=report.rows_per_table,
+                          load_read_by=report.read_by, load_not_on_server=report.not_on_server,
                           load_s=round(load, 2), load_rows_per_s=round(rows / load),
                           load_filings_per_s=round(filings / load),
                           load_client_cpu_s=round(load_cpu, 2),
                           load_reader_cpu_s=round(report.reader_cpu_seconds, 2),
-                          load_server_cpu_s=server_cpu.seconds())
+                          load_server_cpu_s=_sum(server_cpu.seconds(), writers_cpu.seconds))
             tables = ", ".join(f"(SELECT count(*) FROM {t})" for t in DATABASE_TABLES)
             result["database_rows"] = sum(conn.execute(f"SELECT {tables}").fetchone())
             if floor:
@@ -180,6 +187,7 @@ def load_zip(path: Path, server: str, profile: bool = False, floor: bool = False
             result["profile"] = stream.getvalue()
     finally:
         drop_database(server, name)
+    result.update(_load_in_python(data, server))
 
     started, cpu = time.monotonic(), time.process_time()
     with QuarterFile(data, QUARTER) as dataset, fewer_collections():  # as load_quarter reads
@@ -191,6 +199,58 @@ def load_zip(path: Path, server: str, profile: bool = False, floor: bool = False
     per_quarter = result["load_s"] * (60_000 / filings)
     result["history_minutes_at_60000_per_quarter"] = round(QUARTERS_OF_HISTORY * per_quarter / 60, 1)
     return result
+
+
+def _load_in_python(data: bytes, server: str) -> dict:
+    """The same quarter loaded read in Python (the lane before the server's), fresh database."""
+    name, url = create_database(server)
+    try:
+        with db.connect(url, autocommit=True) as conn:
+            server_cpu = _ServerCpu(conn)
+            started, cpu = time.monotonic(), time.process_time()
+            report = load_quarter(conn, data, quarter=QUARTER, on_server=False)
+            load, load_cpu = time.monotonic() - started, time.process_time() - cpu
+            assert report.loaded == report.filings and report.read_by == "python", report
+            return dict(python_load_s=round(load, 2),
+                        python_load_rows_per_s=round(report.rows / load),
+                        python_load_client_cpu_s=round(load_cpu, 2),
+                        python_load_reader_cpu_s=round(report.reader_cpu_seconds, 2),
+                        python_load_server_cpu_s=server_cpu.seconds())
+    finally:
+        drop_database(server, name)
+
+
+class _WritersCpu:
+    """CPU seconds of the server processes of the data-set writers' connections
+    (``ingest.dataset_server``), read from /proc as each closes; None where unreadable."""
+
+    def __init__(self) -> None:
+        self.seconds: float | None = 0.0
+
+    def __enter__(self) -> _WritersCpu:
+        self._before = dataset_server.connection_like
+        dataset_server.connection_like = self._connect
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        dataset_server.connection_like = self._before
+
+    def _connect(self, conn: psycopg.Connection) -> psycopg.Connection:
+        other = self._before(conn)
+        cpu = _ServerCpu(other)
+        close = other.close
+
+        def close_and_count() -> None:
+            seconds = cpu.seconds()
+            self.seconds = _sum(self.seconds, seconds if seconds is not None else None)
+            close()
+
+        other.close = close_and_count  # type: ignore[method-assign]
+        return other
+
+
+def _sum(*seconds: float | None) -> float | None:
+    return None if any(s is None for s in seconds) else round(sum(seconds), 2)  # type: ignore[arg-type]
 
 
 def drop_secondary_indexes(conn: psycopg.Connection) -> None:

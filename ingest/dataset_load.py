@@ -1,12 +1,24 @@
 """Load one quarter of SEC's Insider Transactions Data Sets: one resumable unit.
 
-``load_quarter(conn, zip_bytes, quarter="2024q3")`` reads the zip (``ingest.datasets``, in
-a process of its own: ``_QuarterReader``) and stores its filings through
-``ingest.load.Loader`` (COPY, ``batch_filings`` filings per batch) in ONE transaction,
-which also records the quarter in ``dataset_quarters``. Killed at any point, nothing of the
-quarter is stored, so running it again loads it whole: nothing lost, nothing doubled. A
-quarter already recorded with the same zip (SHA-256) is not read again; a republished zip
-is, and its filings whose rows did not change stay ``unchanged``.
+``load_quarter(conn, zip_bytes, quarter="2024q3")`` stores the quarter's filings one of
+two ways, the same rows either way (tests/test_dataset_server.py compares every table):
+
+- mapped by PostgreSQL (``ingest.dataset_server``, the default): two connections of their
+  own each write half the filings (by issuer) in one transaction, and wait for each other
+  before committing their analyst rows and names: a bad value in either half stores
+  nothing. Then the quarter is recorded in ``dataset_quarters``. Killed between the two
+  commits or before the record, the next run finds the quarter unrecorded and some of its
+  filings stored, and reads it in Python (below): those are ``unchanged``, the rest load.
+- read in Python (``ingest.datasets``, in a process of its own: ``_QuarterReader``) and
+  stored through ``ingest.load.Loader`` (COPY, ``batch_filings`` filings per batch) in ONE
+  transaction, which also records the quarter. Killed at any point, nothing of the quarter
+  is stored. This way takes every quarter the server does not map (``QuarterReport.
+  not_on_server`` says why: a value to keep aside, filings already stored...), and every
+  quarter when ``on_server=False``.
+
+Either way nothing is lost or doubled. A quarter already recorded with the same zip
+(SHA-256) is not read again; a republished zip is, and its filings whose rows did not change
+stay ``unchanged``.
 
 A data-set filing never replaces rows that came from the filing itself (the loader keeps
 them, status ``unchanged``: counted as ``kept_filing``); the filing, loaded later by

@@ -1,33 +1,39 @@
 """A data-set quarter mapped by PostgreSQL itself: the fast lane of ``ingest.dataset_load``.
 
-Reading a quarter in Python (``ingest.datasets``) costs more CPU than PostgreSQL spends
-storing it, and one transaction is one backend, one core: on 2 cores that capped a
-60,000-filing quarter near 50,000 rows/s (benchmarks/RESULTS.md, 2026-12-07). Here the
-zip's eight members are streamed as they are into staging tables of text columns
-(``COPY``), and the server converts them with one ``INSERT ... SELECT`` per table, written
-from the same mapping (``ingest.dataset_catalog``) and the same rules as the Python reader:
-dates ``DD-MON-YYYY``, numbers, flags and CIKs checked by the patterns the reader accepts,
-text stripped of the whitespace Python strips, rows numbered by surrogate key, footnote
-lists into ``footnote_references``, the owners' relationship words into the four flags,
-each line's footnote ids and 10b5-1 mention, ``raw_sha256`` over the same canonical text
-(``ingest.datasets._canonical_text``), the unmapped values of columns we have no column for.
+Reading a quarter in Python (``ingest.datasets``) cost more CPU than PostgreSQL spends
+storing it, and one transaction is one backend, one core: on 2 cores a 60,000-filing quarter
+loaded at about 50,000 rows/s (benchmarks/RESULTS.md). Here Python only reads the zip's
+members and shares each filing out (:class:`_Router`): to one of two writers by its issuer,
+its rows numbered as the reader numbers them (by surrogate key; owners and signatures in
+file order) and its lines hashed as the reader hashes them (``raw_sha256``, so that either
+lane finds the other's filings unchanged). Each writer, a connection of its own, COPYs its
+rows as they are into temp tables of text columns and converts them with ``INSERT ...
+SELECT`` written from the same mapping (``ingest.dataset_catalog``) and the reader's rules:
+dates ``DD-MON-YYYY``, plain numbers, flags and CIKs as the reader reads them (any other
+value fails the statement: ``_CONVERT``), text stripped of the whitespace Python strips,
+footnote lists into ``footnote_references``, each line's footnote ids and 10b5-1 mention,
+the owners' relationship words into the four flags, the values of columns we have no
+column for into ``unmapped_values``. Each writer writes each table while the router reads
+the next (``_plan``).
 
-It takes only what it can store exactly as the Python reader would, and says so first
-(:class:`NotForServer`, before anything is written); ``load_quarter`` then reads the quarter
-in Python, which gives every odd case its own treatment and error (a truncated member, a
-row of the wrong width, a value that does not read, a line break inside a value, a NUL,
-bytes that are not UTF-8, rows of an accession SUBMISSION does not list, a duplicate
-SUBMISSION row or footnote id, a relationship word or flag that is not one, and any of the
-quarter's filings already stored: the per-filing decisions are the loader's).
+It maps only what it can store exactly as the reader would, and hands the rest to the
+reader (:class:`NotForServer`, or a writer's failed statement; nothing of the quarter
+stored): a value the reader refuses or keeps aside, a row of the wrong width, a carriage
+return, a NUL, bytes that are not UTF-8, rows of an accession SUBMISSION does not list, two
+SUBMISSION rows or footnote ids of one filing, a relationship word that is not one, and any
+filing of the quarter already stored (the per-filing decisions are the loader's). A line
+break inside a value is mapped as the reader maps it. tests/test_dataset_server.py compares
+every table of both lanes.
 
-The quarter is written by two connections at once, each one transaction holding the whole
-filings of half the issuers (by the last digit of the issuer CIK): filings, child rows,
-analyst rows, latest names. An amendment is linked only to a filing of its own issuer
-(migration 0009), so each half holds every amendment family it touches, and the two write
-disjoint rows except persons and the trade days' advisory lock, both taken last (the second
-waits for the first's commit there, never in a cycle). Killed between the two commits, the
-quarter is not recorded in ``dataset_quarters``; the next run finds half its filings stored
-and reads it in Python: those stay ``unchanged`` (same ``raw_sha256``), the rest load.
+Each writer's transaction holds the whole filings of its issuers (about half the filings):
+filings, child rows, analyst rows, latest names. An amendment is linked
+only to a filing of its own issuer (migration 0009), so each half holds every amendment
+family it touches, and the halves write disjoint rows but for ``persons`` and the trade
+days' advisory lock. The writers wait for each other before those (:class:`_Agreement`): a
+bad value in either half rolls both back; past that point one commits, then the other
+(which may wait for the first's commit there, never in a cycle). Killed between the two
+commits, the quarter is not recorded in ``dataset_quarters``; the next run finds half its
+filings stored and reads the quarter in Python: those are ``unchanged``, the rest load.
 """
 
 from __future__ import annotations
@@ -125,7 +131,7 @@ def _bool(field: str) -> str:
 def _refused(kind: str, field: str) -> str:
     """An expression that fails the writer's statement (and so the load on the server)
     with the value in its message: the Python reader then refuses or keeps it aside."""
-    return f"({_literal(f'not {kind}: ')} || {field})::{'text' if kind == 'text' else kind}"
+    return f"({_literal(f'not {kind}: ')} || {field})::{kind}"
 
 
 # Each value converted as the Python reader converts it (ingest.datasets: DATE and NUMERIC,
@@ -222,7 +228,8 @@ def _member_rows(dataset: QuarterFile, table: DatasetTable) -> tuple[bytes, bool
     body = _BLANK_LINES_BEFORE_A_ROW.sub(b"\n", body)  # between rows: dropped by the reader
     continued = [m.end() for m in _NOT_A_ROW.finditer(body)]
     for start in continued:
-        line = body[start:body.find(b"\n", start) % (len(body) + 1)]
+        end = body.find(b"\n", start)
+        line = body[start:] if end < 0 else body[start:end]
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
@@ -235,7 +242,6 @@ def _member_rows(dataset: QuarterFile, table: DatasetTable) -> tuple[bytes, bool
 
 
 _HASH_HEADER = f"edgar-insider dataset mapping {MAPPING_VERSION}".encode()
-_TABLE_NAMES = {t.name: t.name.encode() for t in DATASET_TABLES}
 
 
 def _surrogate_key(line: bytes, at: int) -> int:
@@ -259,7 +265,7 @@ def _sequence(n: int) -> bytes:
 
 class _Router:
     """Reads the members table by table and shares each filing out to the writer of its
-    issuer (the last digit of the issuer CIK), with its rows numbered as the Python reader
+    issuer (``_share_out``), with its rows numbered as the Python reader
     numbers them (by surrogate key, file order on ties; owners and signatures in file
     order): the ``seq`` column, appended. Each filing's lines are hashed on the way, as the
     reader hashes them (``ingest.datasets._canonical_text``: tables in DATASET_TABLES
@@ -331,14 +337,20 @@ class _Router:
                                "not list") from None
 
     def _share_out(self, lines: list[bytes], issuer_at: int) -> list[list[bytes]]:
+        """Each issuer's filings to one writer: the one with fewer filings when the issuer
+        first comes (about half the filings each)."""
         out: list[list[bytes]] = [[] for _ in range(self.writers)]
         start = b"\n".join([_HASH_HEADER, b"SUBMISSION", b""])
+        writer_of_issuer: dict[bytes, int] = {}
         for line in lines:
             accession = line[:20]
             if accession in self.writer_of:
                 raise NotForServer("an accession with two SUBMISSION rows")
-            cik = line.split(b"\t", issuer_at + 1)[issuer_at:issuer_at + 1]
-            writer = cik[0][-1] % self.writers if cik and cik[0] else 0
+            issuer = line.split(b"\t", issuer_at + 1)[issuer_at:issuer_at + 1]
+            writer = writer_of_issuer.get(issuer[0] if issuer else b"")
+            if writer is None:
+                writer = min(range(self.writers), key=lambda n: len(out[n]))
+                writer_of_issuer[issuer[0] if issuer else b""] = writer
             self.writer_of[accession] = writer
             self.hashers[accession] = hashlib.sha256(start + _as_filed(line))
             out[writer].append(line)
@@ -748,7 +760,7 @@ def connection_like(conn: psycopg.Connection) -> psycopg.Connection:
 
 def store_on_server(
     conn: psycopg.Connection, dataset: QuarterFile, *, writers: int = 2,
-    connect: Callable[[psycopg.Connection], psycopg.Connection] = connection_like,
+    connect: Callable[[psycopg.Connection], psycopg.Connection] | None = None,
 ) -> ServerLoad:
     """Store the quarter's filings from its zip, mapped by the server (module docstring),
     over ``writers`` new connections to ``conn``'s database (1 or 2).
@@ -756,6 +768,7 @@ def store_on_server(
     Raises :class:`NotForServer` before writing anything when the quarter is one for the
     Python reader."""
     started = time.monotonic()
+    connect = connect or connection_like
     layouts = {t.name: _Layout(t, dataset.header(t)) for t in DATASET_TABLES}
     agreement = _Agreement(writers)
     feeds: list[_Feed] = [queue.SimpleQueue() for _ in range(writers)]

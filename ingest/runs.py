@@ -235,8 +235,8 @@ class Run:
         return self.process(workqueue.Scope(accessions=accessions), f"backfill CIK {cik}")
 
     def backfill_datasets(self, first: str, last: str, *, refresh: bool = False) -> RunReport:
-        """History from SEC's quarterly data sets: one request and one transaction per quarter
-        (``ingest/dataset_load.py``). A quarter loaded before is not fetched again unless
+        """History from SEC's quarterly data sets: one request per quarter, each a resumable
+        unit (``ingest/dataset_load.py``). A quarter loaded before is not fetched again unless
         ``refresh``; one that cannot be fetched or read is recorded and the others go on."""
         self._days = (dataset_quarter_bounds(first)[0], dataset_quarter_bounds(last)[1])
         done = loaded_quarters(self.conn)
@@ -253,10 +253,17 @@ class Run:
                 self.report.days_without_index += 1
                 continue
             try:
-                _add_quarter(self.report, load_quarter(self.conn, data, quarter=quarter))
+                loaded = load_quarter(self.conn, data, quarter=quarter)
             except DatasetError as exc:  # recorded in ingest_errors by load_quarter
                 self.report.source_failures += 1
                 self.report.failures.append((quarter, str(exc)))
+                continue
+            _add_quarter(self.report, loaded)
+            how = ("mapped by the server" if loaded.read_by == "server" else
+                   f"read in Python: {loaded.not_on_server}" if loaded.not_on_server else "")
+            log.info("data set %s: %s filings, %s rows in %.1f s%s", quarter,
+                     f"{loaded.filings:,}", f"{loaded.rows:,}", loaded.seconds,
+                     f" ({how})" if how else "")
         return self.finish()
 
     def _fetch_quarter(self, quarter: str) -> bytes | None:

@@ -188,7 +188,7 @@ def test_line_breaks_and_blank_lines_in_values_are_mapped_as_the_reader_maps_the
 
 
 def _halves(data: bytes, quarter: str) -> list[set[str]]:
-    """The accessions each writer gets (by the issuer CIK's last digit)."""
+    """The accessions each writer gets (each issuer's filings to one writer)."""
     with QuarterFile(data, quarter) as dataset:
         layouts = {t.name: dataset_server._Layout(t, dataset.header(t))
                    for t in dataset_server.DATASET_TABLES}
