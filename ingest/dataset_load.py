@@ -259,9 +259,11 @@ def _loaded_on_server(conn: psycopg.Connection, dataset: QuarterFile,
     except psycopg.Error as exc:
         if connection_lost(exc, conn):
             raise
-        # Half of it may be stored: the Python reader finds those filings unchanged.
-        report.not_on_server = f"the server's writers failed: {first_line(exc)}"
-        log.warning("%s: %s; reading it in Python", report.quarter, report.not_on_server)
+        # A value converted otherwise by the reader (a DataError: nothing stored), or a
+        # writer stopped after the other committed: the reader finds those filings unchanged.
+        report.not_on_server = f"the server's writers stopped: {first_line(exc)}"
+        log.log(logging.INFO if isinstance(exc, psycopg.errors.DataError) else logging.WARNING,
+                "%s: %s; reading it in Python", report.quarter, report.not_on_server)
         return False
     report.read_by = "server"
     report.filings = report.loaded = stored.filings
