@@ -64,7 +64,7 @@ from .datasets import (
     dataset_file_name,
     normalize_quarter,
 )
-from .errors import connection_lost, first_line
+from .errors import first_line
 from .load import DATASET_NEVER_REPLACES, Loader, encode_children
 from .rows import EncodedRows, FilingRows, IssuerRow, PersonRow
 from .worker import LoadItem, Outcome, Stage
@@ -257,10 +257,11 @@ def _loaded_on_server(conn: psycopg.Connection, dataset: QuarterFile,
         log.info("%s: read in Python: %s", report.quarter, why)
         return False
     except psycopg.Error as exc:
-        if connection_lost(exc, conn):
+        if conn.broken or conn.closed:
             raise
-        # A value converted otherwise by the reader (a DataError: nothing stored), or a
-        # writer stopped after the other committed: the reader finds those filings unchanged.
+        # A value converted otherwise by the reader (a DataError: nothing stored), a writer
+        # that could not connect, or one stopped after the other committed (the reader finds
+        # those filings unchanged). An outage stops the reader too, as an outage.
         report.not_on_server = f"the server's writers stopped: {first_line(exc)}"
         log.log(logging.INFO if isinstance(exc, psycopg.errors.DataError) else logging.WARNING,
                 "%s: %s; reading it in Python", report.quarter, report.not_on_server)

@@ -421,8 +421,8 @@ class _Check:
 
 
 _STORED = _Check("filings of the quarter already stored (decided filing by filing)",
-                 f"SELECT 1 FROM {_half_name(SUBMISSION)} s JOIN filings f "
-                 "ON f.accession_number = s.f0 LIMIT 1")
+                 f"SELECT 1 FROM {_half_name(SUBMISSION)} s WHERE EXISTS "
+                 "(SELECT FROM filings f WHERE f.accession_number = s.f0) LIMIT 1")
 
 
 def _relationships(layout: _Layout) -> list[_Check]:
@@ -672,24 +672,29 @@ def _plan(layouts: dict[str, _Layout], source_name: str,
 
 
 _PLACEHOLDERS = ", ".join(map(_literal, sorted(PLACEHOLDER_TICKERS)))
-# The half's latest-name candidates, as ingest.rows.issuer_row / person_row make them.
-_ISSUER_CANDIDATES_SQL = f"""
-INSERT INTO _stg_issuers (cik, name, trading_symbol, as_of, last_accession_number, k_filed, k_period)
-SELECT f.issuer_cik, f.issuer_name,
-       CASE WHEN upper(btrim(f.issuer_trading_symbol, {_WS})) IN ({_PLACEHOLDERS}) THEN NULL
-            ELSE nullif(btrim(f.issuer_trading_symbol, {_WS}), '') END,
-       coalesce(f.filed_date, f.period_of_report), f.accession_number, f.filed_date,
-       f.period_of_report
-FROM filings f JOIN {_half_name(SUBMISSION)} h ON h.f0 = f.accession_number
-WHERE f.issuer_cik IS NOT NULL
-"""
-_PERSON_CANDIDATES_SQL = """
-INSERT INTO _stg_persons (cik, name, as_of, last_accession_number, k_filed, k_period)
-SELECT o.rpt_owner_cik, o.rpt_owner_name, coalesce(f.filed_date, f.period_of_report),
-       f.accession_number, f.filed_date, f.period_of_report
-FROM _half_owners o JOIN filings f ON f.accession_number = o.accession_number
-WHERE o.rpt_owner_cik IS NOT NULL
-"""
+
+
+def _name_candidates(layout: _Layout) -> list[str]:
+    """The writer's latest-name candidates into the loader's temp tables, as
+    ingest.rows.issuer_row / person_row make them: from its own rows only (a join with
+    ``filings`` would read all of history's)."""
+    return [
+        f"CREATE TEMP TABLE _half_names ON COMMIT DROP AS SELECT s.f0 AS accession_number, "
+        f"{layout.value('issuer_cik')} AS issuer_cik, {layout.value('issuer_name')} AS name, "
+        f"{layout.value('issuer_trading_symbol')} AS symbol, "
+        f"{layout.value('filed_date')} AS filed, {layout.value('period_of_report')} AS period "
+        f"FROM {_half_name(SUBMISSION)} s",
+        "INSERT INTO _stg_issuers (cik, name, trading_symbol, as_of, last_accession_number, "
+        "k_filed, k_period) SELECT issuer_cik, name, CASE WHEN upper(symbol) IN "
+        f"({_PLACEHOLDERS}) THEN NULL ELSE symbol END, coalesce(filed, period), "
+        "accession_number, filed, period FROM _half_names WHERE issuer_cik IS NOT NULL",
+        "INSERT INTO _stg_persons (cik, name, as_of, last_accession_number, k_filed, k_period) "
+        "SELECT o.rpt_owner_cik, o.rpt_owner_name, coalesce(n.filed, n.period), "
+        "n.accession_number, n.filed, n.period FROM _half_owners o JOIN _half_names n "
+        "USING (accession_number) WHERE o.rpt_owner_cik IS NOT NULL",
+    ]
+
+
 
 
 # A writer's transaction: its temp tables (about half the quarter's text, ~100 MB for 60,000
@@ -745,8 +750,8 @@ def _write(conn: psycopg.Connection, layouts: dict[str, _Layout], feed: _Feed,
         refresh_analyst_rows(cur, accessions)
         create, upserts = latest_names_statements()
         cur.execute(create)
-        cur.execute(_ISSUER_CANDIDATES_SQL)
-        cur.execute(_PERSON_CANDIDATES_SQL)
+        for statement in _name_candidates(layouts[SUBMISSION.name]):
+            cur.execute(statement)
         for upsert in upserts:
             cur.execute(upsert)
     return len(accessions)

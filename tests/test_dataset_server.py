@@ -240,6 +240,22 @@ def test_a_writer_failing_after_the_other_committed_loses_and_doubles_nothing(
     assert differences(db_conn, other_db_conn) == {}
 
 
+def test_when_the_writers_cannot_connect_the_reader_loads_the_quarter(
+    db_conn: psycopg.Connection, other_db_conn: psycopg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refused(conn: psycopg.Connection) -> psycopg.Connection:
+        raise psycopg.OperationalError("sorry, too many clients already")
+
+    monkeypatch.setattr(dataset_server, "connection_like", refused)
+    quarter = _quarter()
+    report = load_quarter(db_conn, quarter.data, quarter=quarter.quarter)
+    assert report.read_by == "python" and "too many clients" in report.not_on_server
+    assert report.loaded == len(quarter.filings)
+    load_quarter(other_db_conn, quarter.data, quarter=quarter.quarter, on_server=False)
+    assert differences(db_conn, other_db_conn) == {}
+
+
 @pytest.fixture
 def loader_role(db_conn: psycopg.Connection) -> Iterator[str]:
     """A role that is not a superuser, with what the loader needs in the test database:
