@@ -917,10 +917,14 @@ def test_backfill_datasets_then_datasets_first_makes_history_exact(
     broken = dz.QuarterZip("2023q4", quarter.data[: len(quarter.data) // 2], [])
     dz.write_site(tmp_path, [broken])
     with EdgarStandin(tmp_path) as sec:
-        first = _cli(["backfill", "--datasets", "--from", "2023q3", "--to", "2024q1"], sec, database_url)
+        first = _cli(["-v", "backfill", "--datasets", "--from", "2023q3", "--to", "2024q1"], sec,
+                     database_url)
         assert first.returncode == 1, first.stdout + first.stderr  # the truncated quarter
         assert f"loaded {len(filings)}," in first.stdout
         assert "2023q4" in first.stderr and "Traceback" not in first.stderr
+        # -v: a line per quarter, saying how it was stored
+        assert f"data set 2024q1: {len(filings)} filings" in first.stderr
+        assert "(mapped by the server)" in first.stderr
         zips = [r.path for r in sec.requests if r.path.endswith("_form345.zip")]
         assert sorted(zips) == sorted(dz.URL_PATH.format(q) for q in ("2023q3", "2023q4", "2024q1"))
         status = _cli(["status"], sec, database_url)
