@@ -65,7 +65,7 @@ from .datasets import (
     normalize_quarter,
 )
 from .errors import first_line
-from .load import DATASET_NEVER_REPLACES, Loader, encode_children
+from .load import DATASET_NEVER_REPLACES, Loader, encode_children, upsert_dataset_names
 from .rows import EncodedRows, FilingRows, IssuerRow, PersonRow
 from .worker import LoadItem, Outcome, Stage
 
@@ -218,11 +218,18 @@ def _load(conn: psycopg.Connection, reader: _QuarterReader, source_name: str,
     # date once, at its end (Loader.finish), not batch by batch.
     loader = Loader(conn, deferred=True)
     statuses: Counter[str] = Counter()
+    unchanged: list[str] = []
     for batch in reader.batches():
         for result in loader.load(batch):
             kept = result.status == "unchanged" and result.message == DATASET_NEVER_REPLACES
             statuses["kept_filing" if kept else result.status] += 1
+            if result.status == "unchanged" and not kept:
+                unchanged.append(result.accession_number)
     loader.finish()
+    if unchanged:
+        # Stored by an earlier load of the quarter, perhaps one that stopped before its
+        # names (the server's writers store them last): brought up to date, idempotently.
+        upsert_dataset_names(conn.cursor(), unchanged)
     report.filings = reader.filings
     report.rows = sum(reader.rows_read.values())
     report.rows_per_table = {t.name: reader.rows_read[t.name] for t in DATASET_TABLES}
@@ -270,7 +277,12 @@ def _loaded_on_server(conn: psycopg.Connection, dataset: QuarterFile,
     report.filings = report.loaded = stored.filings
     report.rows_per_table = {t.name: stored.rows_per_table[t.name] for t in DATASET_TABLES}
     report.rows = sum(report.rows_per_table.values())
-    _record_quarter(conn, report, dataset.source_name, dataset.columns)
+    # The latest names once both halves are in (the writers take no name's lock: another
+    # loader takes those before the analyst rows' lock, the writers hold that one), and the
+    # quarter's record with them: killed before, the next run's reader does both.
+    with conn.transaction():
+        upsert_dataset_names(conn.cursor(), stored.accessions)
+        _record_quarter(conn, report, dataset.source_name, dataset.columns)
     return True
 
 

@@ -26,14 +26,17 @@ break inside a value is mapped as the reader maps it. tests/test_dataset_server.
 every table of both lanes.
 
 Each writer's transaction holds the whole filings of its issuers (about half the filings):
-filings, child rows, analyst rows, latest names. An amendment is linked
-only to a filing of its own issuer (migration 0009), so each half holds every amendment
-family it touches, and the halves write disjoint rows but for ``persons`` and the trade
-days' advisory lock. The writers wait for each other before those (:class:`_Agreement`): a
-bad value in either half rolls both back; past that point one commits, then the other
-(which may wait for the first's commit there, never in a cycle). Killed between the two
-commits, the quarter is not recorded in ``dataset_quarters``; the next run finds half its
-filings stored and reads the quarter in Python: those are ``unchanged``, the rest load.
+filings, child rows, analyst rows. An amendment is linked only to a filing of its own issuer
+(migration 0009), so each half holds every amendment family it touches, and the halves
+write disjoint rows; they share the owners' days' advisory lock (migration 0015), which the
+second to take it waits for until the first commits. The writers wait for each other before
+it (:class:`_Agreement`): a bad value in either half rolls both back. The latest names in
+``issuers``/``persons`` are brought up to date after both commits, with the quarter's record
+(``ingest.dataset_load``): a writer takes no name's lock, so no cycle with another loader,
+which takes those before the advisory lock. Killed between the two commits or before the
+record, the quarter is not recorded in ``dataset_quarters``; the next run finds its filings
+stored and reads the quarter in Python: those are ``unchanged`` (their names brought up to
+date then), the rest load.
 """
 
 from __future__ import annotations
@@ -73,12 +76,11 @@ from .load import (
     OWNERS_LAYOUT,
     SIGNATURES_LAYOUT,
     UNMAPPED_LAYOUT,
-    latest_names_statements,
     reference_checks_skipped,
 )
 from .ownership_xml import _FALSE, _TRUE
 from .records import PARSER_VERSION, TRANSACTION_TABLES, Kind
-from .rows import PLACEHOLDER_TICKERS, PLAN_MENTION
+from .rows import PLAN_MENTION
 
 # A row's first field is its accession number (the reader keys rows by their first 20
 # characters); a line starting otherwise continues the row before it (a line break inside a
@@ -101,6 +103,7 @@ class NotForServer(Exception):
 class ServerLoad:
     """What storing a quarter on the server did."""
 
+    accessions: list[str]
     filings: int
     rows_per_table: dict[str, int]
     seconds_reading: float  # the zip read, numbered, hashed and shared out (Python)
@@ -671,32 +674,6 @@ def _plan(layouts: dict[str, _Layout], source_name: str,
     return {_HASHES: [*checks, owners_table, filings, *rest]}
 
 
-_PLACEHOLDERS = ", ".join(map(_literal, sorted(PLACEHOLDER_TICKERS)))
-
-
-def _name_candidates(layout: _Layout) -> list[str]:
-    """The writer's latest-name candidates into the loader's temp tables, as
-    ingest.rows.issuer_row / person_row make them: from its own rows only (a join with
-    ``filings`` would read all of history's)."""
-    return [
-        f"CREATE TEMP TABLE _half_names ON COMMIT DROP AS SELECT s.f0 AS accession_number, "
-        f"{layout.value('issuer_cik')} AS issuer_cik, {layout.value('issuer_name')} AS name, "
-        f"{layout.value('issuer_trading_symbol')} AS symbol, "
-        f"{layout.value('filed_date')} AS filed, {layout.value('period_of_report')} AS period "
-        f"FROM {_half_name(SUBMISSION)} s",
-        "INSERT INTO _stg_issuers (cik, name, trading_symbol, as_of, last_accession_number, "
-        "k_filed, k_period) SELECT issuer_cik, name, CASE WHEN upper(symbol) IN "
-        f"({_PLACEHOLDERS}) THEN NULL ELSE symbol END, coalesce(filed, period), "
-        "accession_number, filed, period FROM _half_names WHERE issuer_cik IS NOT NULL",
-        "INSERT INTO _stg_persons (cik, name, as_of, last_accession_number, k_filed, k_period) "
-        "SELECT o.rpt_owner_cik, o.rpt_owner_name, coalesce(n.filed, n.period), "
-        "n.accession_number, n.filed, n.period FROM _half_owners o JOIN _half_names n "
-        "USING (accession_number) WHERE o.rpt_owner_cik IS NOT NULL",
-    ]
-
-
-
-
 # A writer's transaction: its temp tables (about half the quarter's text, ~100 MB for 60,000
 # filings) and the sorts and hashes over them held in memory, not spilled to files (the
 # defaults, 8 MB and 4 MB, did, for a third of the writers' time); no JIT compilation for
@@ -722,7 +699,7 @@ def _write(conn: psycopg.Connection, layouts: dict[str, _Layout], feed: _Feed,
            source_name: str, agreement: _Agreement) -> int:
     """One writer's filings in one transaction: staged and written as the router hands
     the tables over (``_plan``), then, once the other writer has written its own without
-    error, their analyst rows and names. The number of filings."""
+    error, their analyst rows. The number of filings."""
     with conn.transaction():
         cur = conn.cursor()
         for setting in _WRITER_SETTINGS:
@@ -743,17 +720,10 @@ def _write(conn: psycopg.Connection, layouts: dict[str, _Layout], feed: _Feed,
                     else:
                         cur.execute(step)
         accessions = [a for (a,) in cur.execute(f"SELECT f0 FROM {_half_name(SUBMISSION)}")]
-        # Before any lock the other writer may wait for (the analyst rows' advisory lock,
-        # persons' rows): a bad value in either half rolls both back.
+        # Before the analyst rows' advisory lock, which the other writer may wait for: a
+        # bad value in either half rolls both back.
         agreement.wait()
-        # Analyst rows first (their advisory lock), then names: see the module docstring.
         refresh_analyst_rows(cur, accessions)
-        create, upserts = latest_names_statements()
-        cur.execute(create)
-        for statement in _name_candidates(layouts[SUBMISSION.name]):
-            cur.execute(statement)
-        for upsert in upserts:
-            cur.execute(upsert)
     return len(accessions)
 
 
@@ -816,5 +786,5 @@ def store_on_server(
             raise failure
     if failures:
         raise failures[0]
-    return ServerLoad(sum(results.values()), router.rows,  # type: ignore[arg-type]
-                      read - started, time.monotonic() - read)
+    return ServerLoad([a.decode() for a in router.writer_of], sum(results.values()),  # type: ignore[arg-type]
+                      router.rows, read - started, time.monotonic() - read)

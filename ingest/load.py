@@ -278,13 +278,6 @@ _PERSON_CANDIDATES = _Candidates("persons", PersonRow._fields)
 _UPSERT_LATEST = tuple((c, c.upsert()) for c in (_ISSUER_CANDIDATES, _PERSON_CANDIDATES))
 
 
-def latest_names_statements() -> tuple[str, tuple[str, ...]]:
-    """For a writer that fills the candidates itself (``ingest.dataset_server``): the
-    statement creating the temp tables ``_stg_issuers``/``_stg_persons`` (fields of
-    ``IssuerRow``/``PersonRow``; emptied at commit) and the upserts that read them."""
-    create = "; ".join(c.create_staging() for c in (_ISSUER_CANDIDATES, _PERSON_CANDIDATES))
-    return create, tuple(upsert for _, upsert in _UPSERT_LATEST)
-
 # A replaced filing may no longer name an issuer or person whose latest values it supplied
 # (a corrected filing under another CIK): that row is pointed at its newest remaining
 # filing, or keeps its values with no pointer when none is left.
@@ -343,6 +336,37 @@ UPDATE persons p SET
 FROM stale s LEFT JOIN newest n ON n.cik = s.cik
 WHERE p.cik = s.cik
 """
+
+# The latest-name candidates a stored data-set filing proposes (its issuer, its owners: as
+# ingest.rows.issuer_row / person_row make them from its rows), read back from its rows.
+_DATASET_NAME_CANDIDATES = (
+    f"INSERT INTO {_ISSUER_CANDIDATES.staging} ({', '.join(_ISSUER_CANDIDATES.fields)}) "
+    "SELECT f.issuer_cik, f.issuer_name, CASE WHEN upper(btrim(f.issuer_trading_symbol)) IN "
+    f"({_PLACEHOLDERS_SQL}) THEN NULL ELSE nullif(btrim(f.issuer_trading_symbol), '') END, "
+    "coalesce(f.filed_date, f.period_of_report), f.accession_number, f.filed_date, "
+    "f.period_of_report FROM filings f "
+    "WHERE f.accession_number = ANY(%(accs)s) AND f.issuer_cik IS NOT NULL",
+    f"INSERT INTO {_PERSON_CANDIDATES.staging} ({', '.join(_PERSON_CANDIDATES.fields)}) "
+    "SELECT o.rpt_owner_cik, o.rpt_owner_name, coalesce(f.filed_date, f.period_of_report), "
+    "f.accession_number, f.filed_date, f.period_of_report "
+    "FROM filing_owners o JOIN filings f USING (accession_number) "
+    "WHERE o.accession_number = ANY(%(accs)s) AND o.rpt_owner_cik IS NOT NULL",
+)
+
+
+def upsert_dataset_names(cur: psycopg.Cursor, accessions: Sequence[str]) -> None:
+    """``issuers``/``persons`` brought up to date with these stored data-set filings, as
+    the loader would have when it wrote them (a filing already counted changes nothing):
+    for rows written by another way (``ingest.dataset_server``), or written by a run that
+    stopped before doing so. In the caller's transaction."""
+    for candidates in (_ISSUER_CANDIDATES, _PERSON_CANDIDATES):
+        cur.execute(candidates.create_staging())
+    for statement in _DATASET_NAME_CANDIDATES:
+        cur.execute(statement, {"accs": list(accessions)})
+    for candidates, upsert in _UPSERT_LATEST:
+        cur.execute(upsert)
+        cur.execute(f"DELETE FROM {candidates.staging}")
+
 
 # Child tables cleared when a filing is replaced (raw_submissions handled apart: kept
 # when the bytes did not change, e.g. on reparse).

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ingest import dataset_server, db
+from ingest import dataset_load, dataset_server, db
 from ingest.dataset_load import QuarterReport, load_quarter
 from ingest.datasets import QuarterFile, ValueFormatError
 from tests import dataset_zip as dz
@@ -237,6 +237,30 @@ def test_a_writer_failing_after_the_other_committed_loses_and_doubles_nothing(
     assert (report.unchanged, report.loaded) == (len(halves[0]), len(halves[1]))
     monkeypatch.undo()
     load_quarter(other_db_conn, quarter.data, quarter=quarter.quarter, on_server=False)
+    assert differences(db_conn, other_db_conn) == {}
+
+
+def test_killed_before_the_names_and_the_record_the_next_run_finishes_the_quarter(
+    db_conn: psycopg.Connection, other_db_conn: psycopg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Both halves committed, then the run stops before the latest names and the quarter's
+    # record: the next run finds every filing stored and unchanged, and brings the names up
+    # to date as the first run would have.
+    quarter = _quarter()
+
+    def killed(cur: psycopg.Cursor, accessions: list[str]) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset_load, "upsert_dataset_names", killed)
+    with pytest.raises(KeyboardInterrupt):
+        load_quarter(db_conn, quarter.data, quarter=quarter.quarter)
+    assert db_conn.execute("SELECT count(*) FROM filings").fetchone()[0] == len(quarter.filings)
+    assert db_conn.execute("SELECT count(*) FROM persons").fetchone()[0] == 0
+    monkeypatch.undo()
+    again = load_quarter(db_conn, quarter.data, quarter=quarter.quarter)
+    assert again.read_by == "python" and again.unchanged == len(quarter.filings)
+    load_quarter(other_db_conn, quarter.data, quarter=quarter.quarter)
     assert differences(db_conn, other_db_conn) == {}
 
 
