@@ -30,7 +30,7 @@ filings, child rows, analyst rows. An amendment is linked only to a filing of it
 (migration 0009), so each half holds every amendment family it touches, and the halves
 write disjoint rows; they share the owners' days' advisory lock (migration 0015), which the
 second to take it waits for until the first commits. The writers wait for each other before
-it (:class:`_Agreement`): a bad value in either half rolls both back. The latest names in
+it (a barrier, ``store_on_server``): a bad value in either half rolls both back. The latest names in
 ``issuers``/``persons`` are brought up to date after both commits, with the quarter's record
 (``ingest.dataset_load``): a writer takes no name's lock, so no cycle with another loader,
 which takes those before the advisory lock. Killed between the two commits or before the
@@ -69,6 +69,7 @@ from .datasets import (
     SOURCE_KIND,
     DatasetError,
     QuarterFile,
+    starts_a_row,
 )
 from .load import (
     CHILD_LAYOUTS,
@@ -104,10 +105,13 @@ class ServerLoad:
     """What storing a quarter on the server did."""
 
     accessions: list[str]
-    filings: int
     rows_per_table: dict[str, int]
     seconds_reading: float  # the zip read, numbered, hashed and shared out (Python)
     seconds_writing: float
+
+    @property
+    def filings(self) -> int:
+        return len(self.accessions)
 
 
 def _literal(text: str) -> str:
@@ -237,7 +241,7 @@ def _member_rows(dataset: QuarterFile, table: DatasetTable) -> tuple[bytes, bool
             text = line.decode("utf-8")
         except UnicodeDecodeError:
             raise NotForServer(f"{table.file_name} holds bytes that are not UTF-8") from None
-        if len(text) > 20 and text[20] == "\t" and text[10] == "-":  # a row, to the reader
+        if starts_a_row(text):  # a row, to the reader
             raise NotForServer(f"{table.file_name} has a row that is not an accession's")
     if continued:
         body = _NOT_A_ROW.sub(_JOINED, body)
@@ -681,25 +685,11 @@ def _plan(layouts: dict[str, _Layout], source_name: str,
 _WRITER_SETTINGS = ("temp_buffers = '256MB'", "work_mem = '128MB'", "jit = off")
 
 
-class _Agreement:
-    """The writers wait for each other once their rows are written: each goes on only
-    when neither failed (a failed writer breaks the barrier: the other rolls back)."""
-
-    def __init__(self, writers: int) -> None:
-        self.barrier = threading.Barrier(writers)
-
-    def wait(self) -> None:
-        self.barrier.wait()
-
-    def fail(self) -> None:
-        self.barrier.abort()
-
-
 def _write(conn: psycopg.Connection, layouts: dict[str, _Layout], feed: _Feed,
-           source_name: str, agreement: _Agreement) -> int:
+           source_name: str, agreement: threading.Barrier) -> None:
     """One writer's filings in one transaction: staged and written as the router hands
     the tables over (``_plan``), then, once the other writer has written its own without
-    error, their analyst rows. The number of filings."""
+    error (``agreement``: broken when it failed), their analyst rows."""
     with conn.transaction():
         cur = conn.cursor()
         for setting in _WRITER_SETTINGS:
@@ -724,7 +714,6 @@ def _write(conn: psycopg.Connection, layouts: dict[str, _Layout], feed: _Feed,
         # bad value in either half rolls both back.
         agreement.wait()
         refresh_analyst_rows(cur, accessions)
-    return len(accessions)
 
 
 def connection_like(conn: psycopg.Connection) -> psycopg.Connection:
@@ -745,18 +734,19 @@ def store_on_server(
     started = time.monotonic()
     connect = connect or connection_like
     layouts = {t.name: _Layout(t, dataset.header(t)) for t in DATASET_TABLES}
-    agreement = _Agreement(writers)
+    # The writers wait for each other once their rows are written: each goes on only when
+    # neither failed (a failed writer breaks the barrier: the other rolls back).
+    agreement = threading.Barrier(writers)
     feeds: list[_Feed] = [queue.SimpleQueue() for _ in range(writers)]
-    results: dict[int, int | BaseException] = {}
+    failures: list[BaseException] = []
 
     def write(writer: int) -> None:
         try:
             with connect(conn) as other:
-                results[writer] = _write(other, layouts, feeds[writer], dataset.source_name,
-                                         agreement)
+                _write(other, layouts, feeds[writer], dataset.source_name, agreement)
         except BaseException as exc:  # noqa: BLE001 - raised again below
-            results[writer] = exc
-            agreement.fail()
+            failures.append(exc)
+            agreement.abort()
 
     threads = [threading.Thread(target=write, args=(n,), daemon=True,
                                 name=f"dataset writer {dataset.quarter}/{n}")
@@ -780,11 +770,10 @@ def store_on_server(
         read = time.monotonic()
         for thread in threads:
             thread.join()
-    failures = [r for r in results.values() if isinstance(r, BaseException)]
     for failure in failures:  # the first cause, not the other writer's broken barrier
         if not isinstance(failure, threading.BrokenBarrierError):
             raise failure
     if failures:
         raise failures[0]
-    return ServerLoad([a.decode() for a in router.writer_of], sum(results.values()),  # type: ignore[arg-type]
-                      router.rows, read - started, time.monotonic() - read)
+    return ServerLoad([a.decode() for a in router.writer_of], router.rows, read - started,
+                      time.monotonic() - read)

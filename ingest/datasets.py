@@ -583,7 +583,7 @@ class QuarterFile:
                 line = raw.rstrip("\r\n")
                 if not line:
                     blank += 1
-                elif len(line) > 20 and line[20] == "\t" and line[10] == "-":
+                elif starts_a_row(line):
                     if pending is not None:
                         yield pending
                     pending, blank = line, 0
@@ -759,6 +759,12 @@ class QuarterFile:
             (accession, seq, *plan.convert(plan.fields(line, accession), seq, unmapped))
             for seq, line in enumerate(lines, 1)
         ]
+
+
+def starts_a_row(line: str) -> bool:
+    """A line that begins a data-set row (an accession number and a tab): any other line
+    continues the row before it (QuarterFile._lines)."""
+    return len(line) > 20 and line[20] == "\t" and line[10] == "-"
 
 
 def _members_by_table(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:

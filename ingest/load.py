@@ -284,6 +284,12 @@ _UPSERT_LATEST = tuple((c, c.upsert()) for c in (_ISSUER_CANDIDATES, _PERSON_CAN
 _NEWEST_FIRST = ", ".join(f"{part} DESC" for part in _FILING_KEY_PARTS)  # by _FILING_KEY
 _AS_OF = "COALESCE(f.filed_date, f.period_of_report, f.header_period)"
 _PLACEHOLDERS_SQL = ", ".join("'" + t.replace("'", "''") + "'" for t in sorted(PLACEHOLDER_TICKERS))
+
+
+def _ticker_sql(symbol: str) -> str:
+    """ingest.rows.issuer_ticker in SQL: trimmed, none when blank or a placeholder."""
+    return (f"CASE WHEN upper(btrim({symbol})) IN ({_PLACEHOLDERS_SQL}) THEN NULL "
+            f"ELSE nullif(btrim({symbol}), '') END")
 _NAMED_BY = """
 SELECT ARRAY(SELECT issuer_cik FROM filings
              WHERE accession_number = ANY(%(accs)s) AND issuer_cik IS NOT NULL),
@@ -298,16 +304,14 @@ WITH stale AS (
       AND f.issuer_cik IS DISTINCT FROM i.cik
 ), newest AS (
     SELECT DISTINCT ON (f.issuer_cik) f.issuer_cik AS cik, f.issuer_name AS name,
-           NULLIF(btrim(f.issuer_trading_symbol), '') AS symbol, {_AS_OF} AS as_of,
+           {_ticker_sql("f.issuer_trading_symbol")} AS symbol, {_AS_OF} AS as_of,
            f.accession_number
     FROM filings f WHERE f.issuer_cik IN (SELECT cik FROM stale)
     ORDER BY f.issuer_cik, {_NEWEST_FIRST}
 )
 UPDATE issuers i SET
     name = CASE WHEN n.cik IS NULL THEN i.name ELSE n.name END,
-    trading_symbol = CASE WHEN n.cik IS NULL THEN i.trading_symbol
-                          WHEN upper(n.symbol) IN ({_PLACEHOLDERS_SQL}) THEN NULL
-                          ELSE n.symbol END,
+    trading_symbol = CASE WHEN n.cik IS NULL THEN i.trading_symbol ELSE n.symbol END,
     as_of = CASE WHEN n.cik IS NULL THEN i.as_of ELSE n.as_of END,
     last_accession_number = n.accession_number
 FROM stale s LEFT JOIN newest n ON n.cik = s.cik
@@ -341,8 +345,7 @@ WHERE p.cik = s.cik
 # ingest.rows.issuer_row / person_row make them from its rows), read back from its rows.
 _DATASET_NAME_CANDIDATES = (
     f"INSERT INTO {_ISSUER_CANDIDATES.staging} ({', '.join(_ISSUER_CANDIDATES.fields)}) "
-    "SELECT f.issuer_cik, f.issuer_name, CASE WHEN upper(btrim(f.issuer_trading_symbol)) IN "
-    f"({_PLACEHOLDERS_SQL}) THEN NULL ELSE nullif(btrim(f.issuer_trading_symbol), '') END, "
+    f"SELECT f.issuer_cik, f.issuer_name, {_ticker_sql('f.issuer_trading_symbol')}, "
     "coalesce(f.filed_date, f.period_of_report), f.accession_number, f.filed_date, "
     "f.period_of_report FROM filings f "
     "WHERE f.accession_number = ANY(%(accs)s) AND f.issuer_cik IS NOT NULL",

@@ -8,7 +8,6 @@ docs/queries.md exactly as documented (``ingest.analyst.documented_queries``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -22,6 +21,7 @@ from ingest.analyst import documented_queries
 from ingest.load import Loader
 from ingest.records import ParsedFiling
 from tests.constructed import ISSUER, OWNER, Line, filing
+from tests.waiting import wait_for
 
 X, Y, Z = OWNER, 1214156, 1315657
 MAY3, MAY6, MAY7, MAY8, MAY9, MAY10 = (date(2024, 5, d) for d in (3, 6, 7, 8, 9, 10))
@@ -787,16 +787,14 @@ def test_days_of_a_replaced_and_a_new_filing_in_one_batch(conn: psycopg.Connecti
 
 
 def wait_until_waiting_for_a_lock(watcher: psycopg.Connection, pid: int) -> None:
-    """Return once backend ``pid`` waits for a lock. A condition polled, not a margin: the
-    deadline only ends a test whose other loader never got that far."""
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+    """Return once backend ``pid`` waits for a lock (tests/waiting.py: a condition polled;
+    the deadline only ends a test whose other loader never got that far)."""
+    def waiting() -> bool:
         row = watcher.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
                               (pid,)).fetchone()
-        if row and row[0] == "Lock":
-            return
-        time.sleep(0.01)  # poll interval only
-    raise AssertionError(f"backend {pid} never waited for a lock")
+        return bool(row) and row[0] == "Lock"
+
+    wait_for(waiting, f"backend {pid} to wait for a lock", timeout=300)
 
 
 def test_two_loaders_at_once_end_as_if_one_ran_after_the_other(
