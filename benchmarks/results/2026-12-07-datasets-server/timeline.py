@@ -59,7 +59,8 @@ def main() -> None:
             STARTED[0] = time.monotonic()
             stored = dataset_server.store_on_server(conn, dataset, connect=connect,
                                                     writers=int(os.environ.get("W", 2)))
-            print("total", round(time.monotonic() - STARTED[0], 2), stored)
+            print("total", round(time.monotonic() - STARTED[0], 2), stored.rows_per_table,
+                  round(stored.seconds_reading, 2), round(stored.seconds_writing, 2))
         for entry in LOG:
             if entry[2] > 0.02:
                 print(entry)
