@@ -277,12 +277,9 @@ def _loaded_on_server(conn: psycopg.Connection, dataset: QuarterFile,
     report.filings = report.loaded = stored.filings
     report.rows_per_table = {t.name: stored.rows_per_table[t.name] for t in DATASET_TABLES}
     report.rows = sum(report.rows_per_table.values())
-    # The latest names once both halves are in (the writers take no name's lock: another
-    # loader takes those before the analyst rows' lock, the writers hold that one), and the
-    # quarter's record with them: killed before, the next run's reader does both.
-    with conn.transaction():
-        upsert_dataset_names(conn.cursor(), stored.accessions)
-        _record_quarter(conn, report, dataset.source_name, dataset.columns)
+    # Recorded once both halves and their latest names are in: killed before, the next
+    # run's reader finds those filings stored, unchanged, and brings their names up to date.
+    _record_quarter(conn, report, dataset.source_name, dataset.columns)
     return True
 
 

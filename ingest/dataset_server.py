@@ -30,13 +30,16 @@ filings, child rows, analyst rows. An amendment is linked only to a filing of it
 (migration 0009), so each half holds every amendment family it touches, and the halves
 write disjoint rows; they share the owners' days' advisory lock (migration 0015), which the
 second to take it waits for until the first commits. The writers wait for each other before
-it (a barrier, ``store_on_server``): a bad value in either half rolls both back. The latest names in
-``issuers``/``persons`` are brought up to date after both commits, with the quarter's record
-(``ingest.dataset_load``): a writer takes no name's lock, so no cycle with another loader,
-which takes those before the advisory lock. Killed between the two commits or before the
-record, the quarter is not recorded in ``dataset_quarters``; the next run finds its filings
-stored and reads the quarter in Python: those are ``unchanged`` (their names brought up to
-date then), the rest load.
+it (a barrier, ``store_on_server``): a bad value in either half rolls both back. Each writer
+brings the latest names in ``issuers``/``persons`` up to date with its half's candidates
+(from its own rows: a join with ``filings`` reads all of history) in a transaction of its
+own, once its half is committed, while the other may still refresh its analyst rows: no
+writer holds a name's lock while it holds or waits for the advisory lock, so no cycle with
+another loader, which takes those before it; the two take the persons they share in CIK
+order. The quarter is recorded after both (``ingest.dataset_load``). Killed between the two
+commits or before the record, the quarter is not recorded in ``dataset_quarters``; the next
+run finds its filings stored and reads the quarter in Python: those are ``unchanged`` (their
+names brought up to date then), the rest load.
 """
 
 from __future__ import annotations
@@ -77,11 +80,14 @@ from .load import (
     OWNERS_LAYOUT,
     SIGNATURES_LAYOUT,
     UNMAPPED_LAYOUT,
+    name_candidates_table,
     reference_checks_skipped,
+    ticker_sql,
+    upsert_name_candidates,
 )
 from .ownership_xml import _FALSE, _TRUE
 from .records import PARSER_VERSION, TRANSACTION_TABLES, Kind
-from .rows import PLAN_MENTION
+from .rows import PLAN_MENTION, IssuerRow, PersonRow
 
 # A row's first field is its accession number (the reader keys rows by their first 20
 # characters); a line starting otherwise continues the row before it (a line break inside a
@@ -520,10 +526,16 @@ def _filings(layout: _Layout, source_name: str) -> str:
     }
     values = [fixed.get(c) or layout.value(c) for c in FILINGS_LAYOUT.columns]
     columns = ", ".join(FILINGS_LAYOUT.columns)
-    return (f"INSERT INTO filings ({columns}) SELECT {', '.join(values)} "
+    # Each filing's issuer candidate from the values stored (_name_candidates).
+    return (f"WITH stored AS (INSERT INTO filings ({columns}) SELECT {', '.join(values)} "
             f"FROM {_half_name(SUBMISSION)} s JOIN _half_hashes x ON x.f0 = s.f0 "
             "LEFT JOIN (SELECT accession_number, array_agg(rpt_owner_cik) AS ciks "
-            "FROM _half_owners GROUP BY accession_number) o ON o.accession_number = s.f0")
+            "FROM _half_owners GROUP BY accession_number) o ON o.accession_number = s.f0 "
+            "RETURNING accession_number, issuer_cik, issuer_name, issuer_trading_symbol, "
+            f"filed_date, period_of_report) INSERT INTO {_NAME_TABLES[0]} "
+            f"({', '.join(IssuerRow._fields)}) SELECT issuer_cik, issuer_name, "
+            f"{ticker_sql('issuer_trading_symbol')}, coalesce(filed_date, period_of_report), "
+            "accession_number, filed_date, period_of_report FROM stored")
 
 
 def _references(table: DatasetTable, layout: _Layout) -> str:
@@ -678,6 +690,22 @@ def _plan(layouts: dict[str, _Layout], source_name: str,
     return {_HASHES: [*checks, owners_table, filings, *rest]}
 
 
+# The half's latest-name candidates, from its own rows (a join with filings, which holds
+# all of history, was read whole: 3 s at 4.3 million filings), kept past the commit for the
+# names' transaction: the issuers' as the filings are stored (_filings), the owners' with
+# their filing's. As upsert_dataset_names reads them from stored filings.
+_NAME_TABLES = ("_half_issuer_names", "_half_owner_names")
+_OWNER_NAMES = (
+    f"INSERT INTO {_NAME_TABLES[1]} ({', '.join(PersonRow._fields)}) SELECT o.rpt_owner_cik, "
+    "o.rpt_owner_name, i.as_of, i.last_accession_number, i.k_filed, i.k_period "
+    f"FROM _half_owners o JOIN {_NAME_TABLES[0]} i ON i.last_accession_number = "
+    "o.accession_number WHERE o.rpt_owner_cik IS NOT NULL")
+_NAME_CANDIDATES = (
+    f"SELECT {', '.join(IssuerRow._fields)} FROM {_NAME_TABLES[0]} WHERE cik IS NOT NULL",
+    f"SELECT {', '.join(PersonRow._fields)} FROM {_NAME_TABLES[1]}",
+)
+
+
 # A writer's transaction: its temp tables (about half the quarter's text, ~100 MB for 60,000
 # filings) and the sorts and hashes over them held in memory, not spilled to files (the
 # defaults, 8 MB and 4 MB, did, for a third of the writers' time); no JIT compilation for
@@ -694,6 +722,8 @@ def _write(conn: psycopg.Connection, layouts: dict[str, _Layout], feed: _Feed,
         cur = conn.cursor()
         for setting in _WRITER_SETTINGS:
             cur.execute(f"SET LOCAL {setting}")
+        for name, persons in zip(_NAME_TABLES, (False, True), strict=True):
+            cur.execute(name_candidates_table(name, persons=persons))
         with ExitStack() as checks_skipped:
             # Each child row comes from its own filing's rows, written in this transaction:
             # the foreign-key check cannot fail (see ingest.load).
@@ -710,10 +740,16 @@ def _write(conn: psycopg.Connection, layouts: dict[str, _Layout], feed: _Feed,
                     else:
                         cur.execute(step)
         accessions = [a for (a,) in cur.execute(f"SELECT f0 FROM {_half_name(SUBMISSION)}")]
+        cur.execute(_OWNER_NAMES)
         # Before the analyst rows' advisory lock, which the other writer may wait for: a
         # bad value in either half rolls both back.
         agreement.wait()
         refresh_analyst_rows(cur, accessions)
+    # The latest names once the half is committed, in a transaction of their own (module
+    # docstring), while the other writer may still refresh its analyst rows.
+    with conn.transaction():
+        upsert_name_candidates(cur, *_NAME_CANDIDATES)
+        cur.execute(f"DROP TABLE {', '.join(_NAME_TABLES)}")
 
 
 def connection_like(conn: psycopg.Connection) -> psycopg.Connection:

@@ -242,8 +242,10 @@ class _Candidates:
         return tuple(_CANDIDATE_TYPES[f] for f in self.fields)
 
     def create_staging(self) -> str:
-        columns = ", ".join(f"{f} {_CANDIDATE_TYPES[f]}" for f in self.fields)
-        return f"CREATE TEMP TABLE IF NOT EXISTS {self.staging} ({columns}) ON COMMIT DELETE ROWS"
+        return f"CREATE TEMP TABLE IF NOT EXISTS {self.staging} {self.columns()} ON COMMIT DELETE ROWS"
+
+    def columns(self) -> str:
+        return "(" + ", ".join(f"{f} {_CANDIDATE_TYPES[f]}" for f in self.fields) + ")"
 
     def copy(self) -> str:
         return f"COPY {self.staging} ({', '.join(self.fields)}) FROM STDIN (FORMAT BINARY)"
@@ -286,7 +288,7 @@ _AS_OF = "COALESCE(f.filed_date, f.period_of_report, f.header_period)"
 _PLACEHOLDERS_SQL = ", ".join("'" + t.replace("'", "''") + "'" for t in sorted(PLACEHOLDER_TICKERS))
 
 
-def _ticker_sql(symbol: str) -> str:
+def ticker_sql(symbol: str) -> str:
     """ingest.rows.issuer_ticker in SQL: trimmed, none when blank or a placeholder."""
     return (f"CASE WHEN upper(btrim({symbol})) IN ({_PLACEHOLDERS_SQL}) THEN NULL "
             f"ELSE nullif(btrim({symbol}), '') END")
@@ -304,7 +306,7 @@ WITH stale AS (
       AND f.issuer_cik IS DISTINCT FROM i.cik
 ), newest AS (
     SELECT DISTINCT ON (f.issuer_cik) f.issuer_cik AS cik, f.issuer_name AS name,
-           {_ticker_sql("f.issuer_trading_symbol")} AS symbol, {_AS_OF} AS as_of,
+           {ticker_sql("f.issuer_trading_symbol")} AS symbol, {_AS_OF} AS as_of,
            f.accession_number
     FROM filings f WHERE f.issuer_cik IN (SELECT cik FROM stale)
     ORDER BY f.issuer_cik, {_NEWEST_FIRST}
@@ -342,14 +344,13 @@ WHERE p.cik = s.cik
 """
 
 # The latest-name candidates a stored data-set filing proposes (its issuer, its owners: as
-# ingest.rows.issuer_row / person_row make them from its rows), read back from its rows.
+# ingest.rows.issuer_row / person_row make them from its rows), read back from its rows:
+# SELECTs of the fields of IssuerRow and PersonRow, in order.
 _DATASET_NAME_CANDIDATES = (
-    f"INSERT INTO {_ISSUER_CANDIDATES.staging} ({', '.join(_ISSUER_CANDIDATES.fields)}) "
-    f"SELECT f.issuer_cik, f.issuer_name, {_ticker_sql('f.issuer_trading_symbol')}, "
+    f"SELECT f.issuer_cik, f.issuer_name, {ticker_sql('f.issuer_trading_symbol')}, "
     "coalesce(f.filed_date, f.period_of_report), f.accession_number, f.filed_date, "
     "f.period_of_report FROM filings f "
     "WHERE f.accession_number = ANY(%(accs)s) AND f.issuer_cik IS NOT NULL",
-    f"INSERT INTO {_PERSON_CANDIDATES.staging} ({', '.join(_PERSON_CANDIDATES.fields)}) "
     "SELECT o.rpt_owner_cik, o.rpt_owner_name, coalesce(f.filed_date, f.period_of_report), "
     "f.accession_number, f.filed_date, f.period_of_report "
     "FROM filing_owners o JOIN filings f USING (accession_number) "
@@ -357,18 +358,31 @@ _DATASET_NAME_CANDIDATES = (
 )
 
 
-def upsert_dataset_names(cur: psycopg.Cursor, accessions: Sequence[str]) -> None:
-    """``issuers``/``persons`` brought up to date with these stored data-set filings, as
-    the loader would have when it wrote them (a filing already counted changes nothing):
-    for rows written by another way (``ingest.dataset_server``), or written by a run that
-    stopped before doing so. In the caller's transaction."""
-    for candidates in (_ISSUER_CANDIDATES, _PERSON_CANDIDATES):
+def upsert_name_candidates(cur: psycopg.Cursor, issuers: str, persons: str,
+                           params: dict[str, Any] | None = None) -> None:
+    """``issuers``/``persons`` brought up to date with the candidates two SELECTs give (the
+    fields of ``IssuerRow``, of ``PersonRow``, in order), as the loader upserts its own
+    (a filing already counted changes nothing). In the caller's transaction."""
+    for candidates, select in ((_ISSUER_CANDIDATES, issuers), (_PERSON_CANDIDATES, persons)):
         cur.execute(candidates.create_staging())
-    for statement in _DATASET_NAME_CANDIDATES:
-        cur.execute(statement, {"accs": list(accessions)})
+        cur.execute(f"INSERT INTO {candidates.staging} ({', '.join(candidates.fields)}) {select}",
+                    params)
     for candidates, upsert in _UPSERT_LATEST:
         cur.execute(upsert)
         cur.execute(f"DELETE FROM {candidates.staging}")
+
+
+def name_candidates_table(name: str, *, persons: bool) -> str:
+    """A temp table ``name`` for candidates of ``persons`` (else ``issuers``): the fields of
+    ``PersonRow`` (``IssuerRow``), typed as the loader's staging tables; kept past commit."""
+    return f"CREATE TEMP TABLE {name} {(_PERSON_CANDIDATES if persons else _ISSUER_CANDIDATES).columns()}"
+
+
+def upsert_dataset_names(cur: psycopg.Cursor, accessions: Sequence[str]) -> None:
+    """``issuers``/``persons`` brought up to date with these stored data-set filings, as
+    the loader would have when it wrote them: for the filings of a run that stopped before
+    doing so (``ingest.dataset_server``). In the caller's transaction."""
+    upsert_name_candidates(cur, *_DATASET_NAME_CANDIDATES, {"accs": list(accessions)})
 
 
 # Child tables cleared when a filing is replaced (raw_submissions handled apart: kept

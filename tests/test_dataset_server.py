@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ingest import dataset_load, dataset_server, db
+from ingest import dataset_server, db
 from ingest.dataset_load import QuarterReport, load_quarter
 from ingest.datasets import QuarterFile, ValueFormatError
 from tests import dataset_zip as dz
@@ -244,15 +244,15 @@ def test_killed_before_the_names_and_the_record_the_next_run_finishes_the_quarte
     db_conn: psycopg.Connection, other_db_conn: psycopg.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Both halves committed, then the run stops before the latest names and the quarter's
+    # Both halves committed, then the run stops before their latest names and the quarter's
     # record: the next run finds every filing stored and unchanged, and brings the names up
     # to date as the first run would have.
     quarter = _quarter()
 
-    def killed(cur: psycopg.Cursor, accessions: list[str]) -> None:
+    def killed(cur: psycopg.Cursor, issuers: str, persons: str) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dataset_load, "upsert_dataset_names", killed)
+    monkeypatch.setattr(dataset_server, "upsert_name_candidates", killed)
     with pytest.raises(KeyboardInterrupt):
         load_quarter(db_conn, quarter.data, quarter=quarter.quarter)
     assert db_conn.execute("SELECT count(*) FROM filings").fetchone()[0] == len(quarter.filings)
