@@ -10,8 +10,8 @@ storing a data-set quarter at full history (benchmarks/RESULTS.md). An amendment
 originals only when its rule is ``ambiguous`` (``link_update`` sets both from the same
 count, migration 0009), and those are few (481 of 4.3 million filings in that database,
 listed by the partial index ``ix_filing_summaries_ambiguous``, migration 0011): their tied
-originals are now joined with the batch (a hash join), the same rows in well under a
-millisecond.
+originals are now joined with the batch: the same rows in 26-84 ms for 30,000 to 60,000
+filings (the batch's list sorted or hashed once).
 
 The downgrade restores migration 0015's function.
 

@@ -1,7 +1,7 @@
 """Experiment (issue 13): the plan of the owners' latest-name candidates read back from
 stored filings (``ingest.load._DATASET_NAME_CANDIDATES``, which the loading connection ran
 for a whole quarter before 3362105 and ``upsert_dataset_names`` still runs for a run stopped
-before the names) for 60,000 filings of a kept generated database: both tables read whole.
+before the names) for 60,000 filings of a kept generated database: `filing_owners` read whole.
 
     python benchmarks/results/2026-12-07-datasets-limits/name_candidates_plan.py URL
 """
