@@ -5,8 +5,9 @@ two ways, the same rows either way (tests/test_dataset_server.py compares every 
 
 - mapped by PostgreSQL (``ingest.dataset_server``, the default): two connections of their
   own each write half the filings (by issuer) in one transaction, and wait for each other
-  before committing their analyst rows and names: a bad value in either half stores
-  nothing. Then the quarter is recorded in ``dataset_quarters``. Killed between the two
+  before their analyst rows and commit: a bad value in either half stores nothing; each
+  then brings its half's latest names up to date. Then the quarter is recorded in
+  ``dataset_quarters``. Killed between the two
   commits or before the record, the next run finds the quarter unrecorded and some of its
   filings stored, and reads it in Python (below): those are ``unchanged``, the rest load.
 - read in Python (``ingest.datasets``, in a process of its own: ``_QuarterReader``) and

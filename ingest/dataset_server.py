@@ -80,9 +80,9 @@ from .load import (
     OWNERS_LAYOUT,
     SIGNATURES_LAYOUT,
     UNMAPPED_LAYOUT,
+    issuer_candidate_sql,
     name_candidates_table,
     reference_checks_skipped,
-    ticker_sql,
     upsert_name_candidates,
 )
 from .ownership_xml import _FALSE, _TRUE
@@ -110,14 +110,10 @@ class NotForServer(Exception):
 class ServerLoad:
     """What storing a quarter on the server did."""
 
-    accessions: list[str]
+    filings: int
     rows_per_table: dict[str, int]
     seconds_reading: float  # the zip read, numbered, hashed and shared out (Python)
     seconds_writing: float
-
-    @property
-    def filings(self) -> int:
-        return len(self.accessions)
 
 
 def _literal(text: str) -> str:
@@ -526,16 +522,15 @@ def _filings(layout: _Layout, source_name: str) -> str:
     }
     values = [fixed.get(c) or layout.value(c) for c in FILINGS_LAYOUT.columns]
     columns = ", ".join(FILINGS_LAYOUT.columns)
-    # Each filing's issuer candidate from the values stored (_name_candidates).
+    # Each filing's issuer candidate from the values stored (_NAME_TABLES).
     return (f"WITH stored AS (INSERT INTO filings ({columns}) SELECT {', '.join(values)} "
             f"FROM {_half_name(SUBMISSION)} s JOIN _half_hashes x ON x.f0 = s.f0 "
             "LEFT JOIN (SELECT accession_number, array_agg(rpt_owner_cik) AS ciks "
             "FROM _half_owners GROUP BY accession_number) o ON o.accession_number = s.f0 "
             "RETURNING accession_number, issuer_cik, issuer_name, issuer_trading_symbol, "
-            f"filed_date, period_of_report) INSERT INTO {_NAME_TABLES[0]} "
-            f"({', '.join(IssuerRow._fields)}) SELECT issuer_cik, issuer_name, "
-            f"{ticker_sql('issuer_trading_symbol')}, coalesce(filed_date, period_of_report), "
-            "accession_number, filed_date, period_of_report FROM stored")
+            "filed_date, period_of_report) "
+            f"INSERT INTO {_NAME_TABLES[0]} ({', '.join(IssuerRow._fields)}) "
+            f"SELECT {issuer_candidate_sql('stored')} FROM stored")
 
 
 def _references(table: DatasetTable, layout: _Layout) -> str:
@@ -717,7 +712,8 @@ def _write(conn: psycopg.Connection, layouts: dict[str, _Layout], feed: _Feed,
            source_name: str, agreement: threading.Barrier) -> None:
     """One writer's filings in one transaction: staged and written as the router hands
     the tables over (``_plan``), then, once the other writer has written its own without
-    error (``agreement``: broken when it failed), their analyst rows."""
+    error (``agreement``: broken when it failed), their analyst rows; committed, their
+    latest names in a transaction of their own."""
     with conn.transaction():
         cur = conn.cursor()
         for setting in _WRITER_SETTINGS:
@@ -811,5 +807,5 @@ def store_on_server(
             raise failure
     if failures:
         raise failures[0]
-    return ServerLoad([a.decode() for a in router.writer_of], router.rows, read - started,
+    return ServerLoad(len(router.writer_of), router.rows, read - started,
                       time.monotonic() - read)

@@ -288,10 +288,12 @@ _AS_OF = "COALESCE(f.filed_date, f.period_of_report, f.header_period)"
 _PLACEHOLDERS_SQL = ", ".join("'" + t.replace("'", "''") + "'" for t in sorted(PLACEHOLDER_TICKERS))
 
 
-def ticker_sql(symbol: str) -> str:
+def _ticker_sql(symbol: str) -> str:
     """ingest.rows.issuer_ticker in SQL: trimmed, none when blank or a placeholder."""
     return (f"CASE WHEN upper(btrim({symbol})) IN ({_PLACEHOLDERS_SQL}) THEN NULL "
             f"ELSE nullif(btrim({symbol}), '') END")
+
+
 _NAMED_BY = """
 SELECT ARRAY(SELECT issuer_cik FROM filings
              WHERE accession_number = ANY(%(accs)s) AND issuer_cik IS NOT NULL),
@@ -306,7 +308,7 @@ WITH stale AS (
       AND f.issuer_cik IS DISTINCT FROM i.cik
 ), newest AS (
     SELECT DISTINCT ON (f.issuer_cik) f.issuer_cik AS cik, f.issuer_name AS name,
-           {ticker_sql("f.issuer_trading_symbol")} AS symbol, {_AS_OF} AS as_of,
+           {_ticker_sql("f.issuer_trading_symbol")} AS symbol, {_AS_OF} AS as_of,
            f.accession_number
     FROM filings f WHERE f.issuer_cik IN (SELECT cik FROM stale)
     ORDER BY f.issuer_cik, {_NEWEST_FIRST}
@@ -343,13 +345,19 @@ FROM stale s LEFT JOIN newest n ON n.cik = s.cik
 WHERE p.cik = s.cik
 """
 
+def issuer_candidate_sql(f: str) -> str:
+    """The fields of ``IssuerRow``, in order, for the stored ``filings`` row ``f`` (an alias):
+    its issuer's name and ticker as ingest.rows.issuer_row makes them."""
+    return (f"{f}.issuer_cik, {f}.issuer_name, {_ticker_sql(f + '.issuer_trading_symbol')}, "
+            f"coalesce({f}.filed_date, {f}.period_of_report), {f}.accession_number, "
+            f"{f}.filed_date, {f}.period_of_report")
+
+
 # The latest-name candidates a stored data-set filing proposes (its issuer, its owners: as
 # ingest.rows.issuer_row / person_row make them from its rows), read back from its rows:
 # SELECTs of the fields of IssuerRow and PersonRow, in order.
 _DATASET_NAME_CANDIDATES = (
-    f"SELECT f.issuer_cik, f.issuer_name, {ticker_sql('f.issuer_trading_symbol')}, "
-    "coalesce(f.filed_date, f.period_of_report), f.accession_number, f.filed_date, "
-    "f.period_of_report FROM filings f "
+    f"SELECT {issuer_candidate_sql('f')} FROM filings f "
     "WHERE f.accession_number = ANY(%(accs)s) AND f.issuer_cik IS NOT NULL",
     "SELECT o.rpt_owner_cik, o.rpt_owner_name, coalesce(f.filed_date, f.period_of_report), "
     "f.accession_number, f.filed_date, f.period_of_report "
